@@ -1,0 +1,204 @@
+"""The ``citeline`` command: ingest, serve, ask, search."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from server.settings import Settings
+
+app = typer.Typer(
+    help="Citeline: answers from your articles, every claim cited to its exact passage.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option("--index", "-i", help="Index directory [default: $CITELINE_INDEX or var/index]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
+
+
+def _settings(index: Path | None) -> Settings:
+    settings = Settings()
+    if index is not None:
+        settings.index = index
+    return settings
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt .md .html .jsonl")],
+    index: IndexOpt = None,
+    max_tokens: Annotated[int, typer.Option(help="Passage size in cl100k tokens")] = 200,
+    overlap: Annotated[int, typer.Option(help="Sentences shared by neighbouring passages")] = 1,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build or update an index from articles; only changed articles are re-embedded."""
+    from index.embedder import Embedder
+    from index.store import IndexUnavailable
+    from ingest.chunker import ChunkerSettings
+    from ingest.pipeline import Ingestor
+
+    settings = _settings(index)
+    with err.status("loading the embedding model...", spinner="dots"):
+        embedder = Embedder(threads=settings.embed_threads)
+    ingestor = Ingestor(
+        embedder, settings.index, ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
+    )
+    bar = Progress(
+        TextColumn("[bold]ingest[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files · {task.fields[chunks]} passages embedded"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not progress,
+        transient=False,
+    )
+    try:
+        with bar:
+            task = bar.add_task("ingest", total=None, chunks=0)
+
+            def report(done: int, total: int, chunks: int) -> None:
+                bar.update(task, completed=done, total=total, chunks=chunks)
+
+            summary = ingestor.run(paths, progress=report)
+    except IndexUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+    if as_json:
+        out.print_json(json.dumps(summary.as_dict()))
+    else:
+        table = Table(title=f"Ingest into {settings.index}", show_header=False)
+        for label, value in (
+            ("added", summary.added),
+            ("updated", summary.updated),
+            ("unchanged", summary.unchanged),
+            ("removed", summary.removed),
+            ("failed", len(summary.failed)),
+            ("passages embedded", summary.chunks_embedded),
+            ("index documents", summary.documents),
+            ("index passages", summary.chunks),
+            ("seconds", f"{summary.seconds:.1f}"),
+        ):
+            table.add_row(label, str(value))
+        err.print(table)
+        for f in summary.failed:
+            err.print(f"[yellow]skipped[/] {f.source}: {f.reason}")
+        if not summary.committed and summary.read_anything:
+            err.print("nothing changed; the index was left as it was")
+    if not summary.read_anything:
+        raise _fail("no article could be read from the given paths; the index was not changed", 1)
+
+
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[str | None, typer.Option(help="[default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="[default: 8000]")] = None,
+) -> None:
+    """Serve the HTTP API (and its docs at /docs) over an index."""
+    import uvicorn
+
+    from index.store import Index, IndexUnavailable
+    from server.app import create_app
+
+    settings = _settings(index)
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    try:
+        Index.open(settings.index).close()  # fail before the slow model load
+    except IndexUnavailable as exc:
+        raise _fail(str(exc)) from None
+    _setup_logging(settings.log_level)
+    err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+
+
+def _load_qa(settings: Settings):  # type: ignore[no-untyped-def]
+    from index.store import IndexUnavailable
+    from server.qa import QAService
+
+    try:
+        return QAService.load(settings.index, top_k=settings.top_k)
+    except IndexUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question in plain words")],
+    index: IndexOpt = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the index, with cited quotes."""
+    if not question.strip():
+        raise _fail("the question is empty")
+    qa = _load_qa(_settings(index))
+    answer = qa.ask(question.strip(), top_k)
+    if as_json:
+        out.print_json(json.dumps(asdict(answer)))
+        return
+    out.print(answer.answer, highlight=False)
+    for c in answer.citations:
+        out.print(f"[{c.n}] {c.title or c.doc_id} — {c.source} [{c.start}:{c.end}]", highlight=False)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for")],
+    index: IndexOpt = None,
+    top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the passages most similar to a query."""
+    if not query.strip():
+        raise _fail("the query is empty")
+    qa = _load_qa(_settings(index))
+    hits = qa.search(query.strip(), top_k)
+    if as_json:
+        out.print_json(json.dumps([{**asdict(h.passage), "score": h.score} for h in hits]))
+        return
+    for rank, h in enumerate(hits, start=1):
+        p = h.passage
+        out.print(f"{rank}. {h.score:.3f}  {p.title or p.doc_id}  [{p.start}:{p.end}]", highlight=False)
+        out.print(f"   {p.text[:200]}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,503 @@
+"""The on-disk index: one format, written by ingest, read by the server.
+
+Layout of an index directory::
+
+    DIR/CURRENT                 name of the live generation (replaced atomically)
+    DIR/gen-<stamp>/manifest.json
+    DIR/gen-<stamp>/vectors.faiss    IndexIDMap2 over IndexFlatIP, ids = chunk ids
+    DIR/gen-<stamp>/passages.sqlite  documents (cleaned text, metadata, hash) and chunks
+    DIR/.lock                   held by the one writer at a time
+
+A writer copies the live generation into a new folder, applies its changes
+there, syncs it to disk and only then points CURRENT at it. A crash at any
+moment therefore leaves CURRENT naming a complete generation; readers never see
+a half-written one. The previous generation is kept so a server that still has
+it open can finish its requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from index.models import Article, Chunk, Passage, SearchHit
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+PASSAGES = "passages.sqlite"
+KEEP_GENERATIONS = 2
+
+# Fields of an article that filters may name besides metadata keys.
+DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    title TEXT, author TEXT, source TEXT, url TEXT, date TEXT,
+    metadata TEXT NOT NULL,
+    text TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+
+class IndexUnavailable(Exception):
+    """The index directory is missing, damaged or incompatible; the message says which."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    embedder: str
+    dimension: int
+    chunker: dict[str, Any]
+    documents: int
+    chunks: int
+    generation: str
+    created_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexUnavailable(f"cannot read index manifest {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    doc_id: str
+    content_hash: str
+    title: str | None
+    author: str | None
+    source: str | None
+    url: str | None
+    date: str | None
+    metadata: dict[str, Any]
+    text: str
+
+
+def _current_generation(root: Path) -> Path | None:
+    pointer = root / CURRENT
+    if not pointer.exists():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name or "/" in name or name.startswith("."):
+        raise IndexUnavailable(f"{pointer} is damaged: it should name a generation folder")
+    gen = root / name
+    if not gen.is_dir():
+        raise IndexUnavailable(f"{pointer} names {name}, which does not exist in {root}")
+    return gen
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _row_to_document(row: sqlite3.Row) -> StoredDocument:
+    return StoredDocument(
+        doc_id=row["doc_id"],
+        content_hash=row["content_hash"],
+        title=row["title"],
+        author=row["author"],
+        source=row["source"],
+        url=row["url"],
+        date=row["date"],
+        metadata=json.loads(row["metadata"]),
+        text=row["text"],
+    )
+
+
+class Index:
+    """A read-only view of one generation of an index directory.
+
+    Vectors live in memory (FAISS); passage and article text stay in SQLite and
+    are read by id, so the process does not hold the corpus as Python objects.
+    """
+
+    def __init__(self, root: Path, generation: Path) -> None:
+        self.root = root
+        self.generation = generation
+        self.manifest = Manifest.load(generation / MANIFEST)
+        if self.manifest.format_version != FORMAT_VERSION:
+            raise IndexUnavailable(
+                f"{generation / MANIFEST}: index format {self.manifest.format_version} is not "
+                f"supported (this Citeline reads format {FORMAT_VERSION}); re-run ingest into a "
+                "new folder"
+            )
+        vectors = generation / VECTORS
+        try:
+            self._faiss = faiss.read_index(str(vectors))
+        except RuntimeError as exc:
+            raise IndexUnavailable(f"cannot read vectors file {vectors}: {exc}") from exc
+        if self._faiss.d != self.manifest.dimension:
+            raise IndexUnavailable(
+                f"{vectors} holds {self._faiss.d}-dimensional vectors but the manifest says "
+                f"{self.manifest.dimension}"
+            )
+        db = generation / PASSAGES
+        try:
+            self._db = sqlite3.connect(
+                f"file:{db}?mode=ro", uri=True, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self._db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"cannot read passages database {db}: {exc}") from exc
+        if chunks != self._faiss.ntotal:
+            raise IndexUnavailable(
+                f"{db} has {chunks} passages but {vectors} has {self._faiss.ntotal} vectors; "
+                "the index is inconsistent, re-run ingest"
+            )
+        # sqlite3 connections are not safe for concurrent use; reads are short.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, root: Path | str) -> Index:
+        root = Path(root)
+        if not root.is_dir():
+            raise IndexUnavailable(
+                f"no index at {root}: run `citeline ingest PATH --index {root}` first"
+            )
+        gen = _current_generation(root)
+        if gen is None:
+            raise IndexUnavailable(
+                f"{root} is not a Citeline index (no {CURRENT} file): run "
+                f"`citeline ingest PATH --index {root}` first"
+            )
+        return cls(root, gen)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------
+
+    @property
+    def document_count(self) -> int:
+        return self.manifest.documents
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self._faiss.ntotal)
+
+    def search(
+        self,
+        query_vector: np.ndarray,
+        top_k: int,
+        filters: Mapping[str, Any] | None = None,
+    ) -> list[SearchHit]:
+        """Exact inner-product search; ``filters`` restrict to documents whose
+        field or metadata key equals the given value."""
+        if self.chunk_count == 0 or top_k <= 0:
+            return []
+        params = None
+        if filters:
+            allowed = self._chunk_ids_matching(filters)
+            if allowed.size == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        k = min(top_k, self.chunk_count)
+        query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
+        scores, ids = self._faiss.search(query, k, params=params)
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        passages = self.passages([i for i, _ in pairs])
+        return [SearchHit(passages[i], s) for i, s in pairs if i in passages]
+
+    def passages(self, chunk_ids: Iterable[int]) -> dict[int, Passage]:
+        ids = list(chunk_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sql = (
+            'SELECT c.id, c.doc_id, c.start, c."end", c.text, d.title, d.source, d.url, '
+            f"d.author, d.date FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({marks})"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, ids).fetchall()
+        return {
+            r["id"]: Passage(
+                chunk_id=r["id"],
+                doc_id=r["doc_id"],
+                title=r["title"],
+                source=r["source"],
+                text=r["text"],
+                start=r["start"],
+                end=r["end"],
+                url=r["url"],
+                author=r["author"],
+                date=r["date"],
+            )
+            for r in rows
+        }
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return _row_to_document(row) if row else None
+
+    def _chunk_ids_matching(self, filters: Mapping[str, Any]) -> np.ndarray:
+        clauses: list[str] = []
+        args: list[Any] = []
+        for key, value in filters.items():
+            if key in DOCUMENT_FIELDS:
+                clauses.append(f"d.{key} = ?")
+            else:
+                clauses.append("json_extract(d.metadata, ?) = ?")
+                args.append("$." + json.dumps(key))
+            args.append(value)
+        sql = (
+            "SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE "
+            + " AND ".join(clauses)
+        )
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+@dataclass
+class WriteStats:
+    added_chunks: int = 0
+    removed_chunks: int = 0
+
+
+class IndexWriter:
+    """Applies one ingest run's changes to a fresh copy of the live generation.
+
+    Nothing is visible to readers until :meth:`commit`; :meth:`abort` (or a crash)
+    leaves the live generation untouched.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        embedder: str,
+        dimension: int,
+        chunker: Mapping[str, Any],
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.root / ".lock", "w")  # noqa: SIM115 - held until close
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_file.close()
+            raise IndexUnavailable(
+                f"another ingest is writing to {self.root}; wait for it to finish"
+            ) from exc
+        self.embedder = embedder
+        self.dimension = dimension
+        self.chunker = dict(chunker)
+        self.stats = WriteStats()
+        self._closed = False
+        previous = _current_generation(self.root)
+        self._remove_stale_generations(keep=previous)
+        if previous is not None:
+            old = Manifest.load(previous / MANIFEST)
+            if old.embedder != embedder or old.dimension != dimension:
+                self._release()
+                raise IndexUnavailable(
+                    f"{self.root} was built with embedder {old.embedder} ({old.dimension} dims); "
+                    f"refusing to mix in {embedder} ({dimension} dims). Ingest into a new "
+                    "--index folder instead"
+                )
+            self.previous_chunker: dict[str, Any] | None = old.chunker
+        else:
+            self.previous_chunker = None
+        self.generation = self.root / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        self.generation.mkdir()
+        db_path = self.generation / PASSAGES
+        self._db = sqlite3.connect(db_path)
+        self._db.row_factory = sqlite3.Row
+        if previous is not None:
+            src = sqlite3.connect(f"file:{previous / PASSAGES}?mode=ro", uri=True)
+            try:
+                src.backup(self._db)
+            finally:
+                src.close()
+            self._faiss = faiss.read_index(str(previous / VECTORS))
+        else:
+            self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._db.executescript(_SCHEMA)
+        self._db.execute("PRAGMA foreign_keys = ON")
+
+    # -- reading what is there ------------------------------------------------
+
+    def document_index(self) -> dict[str, tuple[str, str]]:
+        """doc_id -> (content hash, origin file) of every stored document."""
+        rows = self._db.execute("SELECT doc_id, content_hash, origin FROM documents").fetchall()
+        return {r["doc_id"]: (r["content_hash"], r["origin"]) for r in rows}
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self._faiss.ntotal)
+
+    # -- changing ---------------------------------------------------------------
+
+    def delete(self, doc_id: str) -> int:
+        ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        if ids:
+            self._faiss.remove_ids(np.array(ids, dtype=np.int64))
+        self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        self.stats.removed_chunks += len(ids)
+        return len(ids)
+
+    def upsert(
+        self,
+        article: Article,
+        *,
+        content_hash: str,
+        origin: str,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+    ) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk is required")
+        self.delete(article.doc_id)
+        self._db.execute(
+            "INSERT INTO documents (doc_id, content_hash, origin, title, author, source, url, "
+            "date, metadata, text, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.doc_id,
+                content_hash,
+                origin,
+                article.title,
+                article.author,
+                article.source,
+                article.url,
+                article.date,
+                json.dumps(article.metadata, ensure_ascii=False, sort_keys=True, default=str),
+                article.text,
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            ),
+        )
+        ids: list[int] = []
+        for chunk in chunks:
+            cur = self._db.execute(
+                'INSERT INTO chunks (doc_id, ordinal, start, "end", text) VALUES (?, ?, ?, ?, ?)',
+                (chunk.doc_id, chunk.ordinal, chunk.start, chunk.end, chunk.text),
+            )
+            assert cur.lastrowid is not None
+            ids.append(cur.lastrowid)
+        if ids:
+            self._faiss.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.array(ids, dtype=np.int64)
+            )
+        self.stats.added_chunks += len(ids)
+
+    # -- finishing ----------------------------------------------------------------
+
+    def commit(self) -> Manifest:
+        """Make this generation the live one, atomically."""
+        self._db.commit()
+        documents = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if chunks != self._faiss.ntotal:
+            raise RuntimeError(f"{chunks} passages but {self._faiss.ntotal} vectors; not committing")
+        self._db.close()
+        faiss.write_index(self._faiss, str(self.generation / VECTORS))
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            embedder=self.embedder,
+            dimension=self.dimension,
+            chunker=self.chunker,
+            documents=documents,
+            chunks=chunks,
+            generation=self.generation.name,
+        )
+        (self.generation / MANIFEST).write_text(
+            json.dumps(asdict(manifest), indent=2), encoding="utf-8"
+        )
+        for name in (PASSAGES, VECTORS, MANIFEST):
+            _fsync_file(self.generation / name)
+        _fsync_dir(self.generation)
+        tmp = self.root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(self.generation.name + "\n", encoding="utf-8")
+        _fsync_file(tmp)
+        os.replace(tmp, self.root / CURRENT)
+        _fsync_dir(self.root)
+        self._remove_stale_generations(keep=self.generation)
+        self._release()
+        return manifest
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        shutil.rmtree(self.generation, ignore_errors=True)
+        self._release()
+
+    def _release(self) -> None:
+        if not self._closed:
+            self._closed = True
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+
+    def _remove_stale_generations(self, keep: Path | None) -> None:
+        """Delete unfinished generations and all but the newest finished ones."""
+        gens = sorted(p for p in self.root.glob("gen-*") if p.is_dir())
+        finished = [p for p in gens if (p / MANIFEST).exists()]
+        keep_names = {p.name for p in finished[-KEEP_GENERATIONS:]}
+        if keep is not None:
+            keep_names.add(keep.name)
+        for p in gens:
+            if p.name not in keep_names:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if not self._closed:
+            self.abort()
+
+
+def iter_generations(root: Path) -> Iterator[Path]:
+    yield from sorted(p for p in root.glob("gen-*") if p.is_dir())

@@ -1,0 +1,52 @@
+"""The FastAPI application: built by ``create_app``, models loaded once in its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from index.embedder import Embedder
+from server import errors
+from server.qa import QAService
+from server.routes import health, retrieval
+from server.settings import Settings
+
+log = logging.getLogger("citeline.server")
+
+
+def create_app(settings: Settings | None = None, qa: QAService | None = None) -> FastAPI:
+    """``qa`` lets a caller that already loaded the model and index hand them over."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = qa or QAService.load(
+            settings.index,
+            embedder=Embedder(threads=settings.embed_threads),
+            top_k=settings.top_k,
+        )
+        app.state.qa = service
+        log.info(
+            "index loaded",
+            extra={"documents": service.index.document_count, "chunks": service.index.chunk_count},
+        )
+        try:
+            yield
+        finally:
+            if qa is None:
+                service.index.close()
+
+    app = FastAPI(
+        title="Citeline",
+        version="0.1.0",
+        summary="Answers from your articles, every claim cited to its exact passage.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(retrieval.router)
+    return app

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, HTTPException
+
+from server.deps import QA, AppSettings
+from server.schemas import (
+    AskRequest,
+    AskResponse,
+    CitationOut,
+    DocumentResponse,
+    ErrorResponse,
+    SearchRequest,
+    SearchResponse,
+    SearchResult,
+)
+
+router = APIRouter(prefix="/v1", responses={422: {"model": ErrorResponse}})
+
+
+def _check_length(text: str, settings: AppSettings, field: str) -> None:
+    if len(text) > settings.max_question_chars:
+        raise HTTPException(
+            422,
+            f"{field} is {len(text)} characters long; the limit is "
+            f"{settings.max_question_chars}. Shorten it.",
+        )
+
+
+@router.post("/search", response_model=SearchResponse, summary="Passages most similar to a query")
+def search(body: SearchRequest, qa: QA, settings: AppSettings) -> SearchResponse:
+    _check_length(body.query, settings, "query")
+    hits = qa.search(body.query, body.top_k, body.filters)
+    return SearchResponse(
+        results=[
+            SearchResult(
+                chunk_id=h.passage.chunk_id,
+                doc_id=h.passage.doc_id,
+                title=h.passage.title,
+                source=h.passage.source,
+                text=h.passage.text,
+                start=h.passage.start,
+                end=h.passage.end,
+                score=round(h.score, 6),
+            )
+            for h in hits
+        ]
+    )
+
+
+@router.post("/ask", response_model=AskResponse, summary="A short answer with cited quotes")
+def ask(body: AskRequest, qa: QA, settings: AppSettings) -> AskResponse:
+    _check_length(body.question, settings, "question")
+    answer = qa.ask(body.question, body.top_k)
+    return AskResponse(
+        answer=answer.answer,
+        citations=[
+            CitationOut(**{k: v for k, v in asdict(c).items() if k != "score"})
+            for c in answer.citations
+        ],
+        abstained=answer.abstained,
+    )
+
+
+@router.get(
+    "/documents/{doc_id:path}",
+    response_model=DocumentResponse,
+    responses={404: {"model": ErrorResponse}},
+    summary="An article's cleaned text and metadata (citation offsets refer to this text)",
+)
+def document(doc_id: str, qa: QA) -> DocumentResponse:
+    doc = qa.index.document(doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document with id {doc_id!r}; ids come from /v1/search")
+    return DocumentResponse(
+        doc_id=doc.doc_id,
+        title=doc.title,
+        author=doc.author,
+        source=doc.source,
+        url=doc.url,
+        date=doc.date,
+        metadata=doc.metadata,
+        text=doc.text,
+    )
