@@ -21,8 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 IndexOpt = Annotated[
     Path | None,
@@ -174,9 +174,9 @@ def ask(
     if as_json:
         out.print_json(json.dumps(asdict(answer)))
         return
-    out.print(answer.answer, highlight=False)
+    out.print(answer.answer, highlight=False, soft_wrap=True, markup=False)
     for c in answer.citations:
-        out.print(f"[{c.n}] {c.title or c.doc_id} — {c.source} [{c.start}:{c.end}]", highlight=False)
+        out.print(f"[{c.n}] {c.title or c.doc_id} — {c.source} [{c.start}:{c.end}]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -196,8 +196,9 @@ def search(
         return
     for rank, h in enumerate(hits, start=1):
         p = h.passage
-        out.print(f"{rank}. {h.score:.3f}  {p.title or p.doc_id}  [{p.start}:{p.end}]", highlight=False)
-        out.print(f"   {p.text[:200]}", highlight=False)
+        out.print(f"{rank}. {h.score:.3f}  {p.title or p.doc_id}  [{p.start}:{p.end}]", highlight=False, soft_wrap=True)
+        out.print(p.text, highlight=False, soft_wrap=True, markup=False)
+        out.print()
 
 
 if __name__ == "__main__":
