@@ -7,7 +7,7 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.qa import QAService
 
 app = typer.Typer(
     help="Citeline: answers from your articles, every claim cited to its exact passage.",
@@ -149,7 +152,7 @@ def serve(
     )
 
 
-def _load_qa(settings: Settings):  # type: ignore[no-untyped-def]
+def _load_qa(settings: Settings) -> QAService:
     from index.store import IndexUnavailable
     from server.qa import QAService
 
@@ -176,7 +179,11 @@ def ask(
         return
     out.print(answer.answer, highlight=False, soft_wrap=True, markup=False)
     for c in answer.citations:
-        out.print(f"[{c.n}] {c.title or c.doc_id} — {c.source} [{c.start}:{c.end}]", highlight=False, soft_wrap=True)
+        out.print(
+            f"[{c.n}] {c.title or c.doc_id} — {c.source} [{c.start}:{c.end}]",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
@@ -196,7 +203,11 @@ def search(
         return
     for rank, h in enumerate(hits, start=1):
         p = h.passage
-        out.print(f"{rank}. {h.score:.3f}  {p.title or p.doc_id}  [{p.start}:{p.end}]", highlight=False, soft_wrap=True)
+        out.print(
+            f"{rank}. {h.score:.3f}  {p.title or p.doc_id}  [{p.start}:{p.end}]",
+            highlight=False,
+            soft_wrap=True,
+        )
         out.print(p.text, highlight=False, soft_wrap=True, markup=False)
         out.print()
 

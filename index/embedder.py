@@ -53,7 +53,7 @@ class Embedder:
         assert dim is not None
         self.dimension: int = int(dim)
         # Word pieces the model reads, special tokens included; the rest is cut off.
-        self.max_wordpieces: int = int(self._model.max_seq_length)
+        self.max_wordpieces: int = int(self._model.max_seq_length or 256)
         self._tokenizer = self._model.tokenizer
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:

@@ -174,9 +174,7 @@ class Index:
             )
         db = generation / PASSAGES
         try:
-            self._db = sqlite3.connect(
-                f"file:{db}?mode=ro", uri=True, check_same_thread=False
-            )
+            self._db = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             self._db.execute("PRAGMA quick_check").fetchone()
@@ -240,7 +238,7 @@ class Index:
             allowed = self._chunk_ids_matching(filters)
             if allowed.size == 0:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
         k = min(top_k, self.chunk_count)
         query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
         scores, ids = self._faiss.search(query, k, params=params)
@@ -255,7 +253,8 @@ class Index:
         marks = ",".join("?" * len(ids))
         sql = (
             'SELECT c.id, c.doc_id, c.start, c."end", c.text, d.title, d.source, d.url, '
-            f"d.author, d.date FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({marks})"
+            "d.author, d.date FROM chunks c JOIN documents d USING (doc_id) "
+            f"WHERE c.id IN ({marks})"
         )
         with self._lock:
             rows = self._db.execute(sql, ids).fetchall()
@@ -290,9 +289,8 @@ class Index:
                 clauses.append("json_extract(d.metadata, ?) = ?")
                 args.append("$." + json.dumps(key))
             args.append(value)
-        sql = (
-            "SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE "
-            + " AND ".join(clauses)
+        sql = "SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE " + " AND ".join(
+            clauses
         )
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
@@ -382,7 +380,7 @@ class IndexWriter:
     def delete(self, doc_id: str) -> int:
         ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         if ids:
-            self._faiss.remove_ids(np.array(ids, dtype=np.int64))
+            self._faiss.remove_ids(np.array(ids, dtype=np.int64))  # type: ignore[arg-type]
         self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         self.stats.removed_chunks += len(ids)
@@ -439,7 +437,9 @@ class IndexWriter:
         documents = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         if chunks != self._faiss.ntotal:
-            raise RuntimeError(f"{chunks} passages but {self._faiss.ntotal} vectors; not committing")
+            raise RuntimeError(
+                f"{chunks} passages but {self._faiss.ntotal} vectors; not committing"
+            )
         self._db.close()
         faiss.write_index(self._faiss, str(self.generation / VECTORS))
         manifest = Manifest(

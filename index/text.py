@@ -47,13 +47,17 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         nxt = _NEXT_START.match(text, after, end)
         if nxt is None:
             continue
-        if text[m.start()] == "." and m.end() - m.start() == 1 and _is_abbreviation(text, m.start()):
+        if (
+            text[m.start()] == "."
+            and m.end() - m.start() == 1
+            and _is_abbreviation(text, m.start())
+        ):
             continue
         cut_points.add(after)
     for m in re.finditer(r"\n\s*\n|\n(?=\s*[^\s\na-z])", text[start:end]):
         cut_points.add(start + m.start())
     pos = start
-    for cut in sorted(cut_points) + [end]:
+    for cut in [*sorted(cut_points), end]:
         _append_trimmed(text, pos, cut, spans)
         pos = cut
     return spans

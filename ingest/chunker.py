@@ -84,7 +84,9 @@ class Chunker:
         if not spans:
             return [], [], []
         tokens, pieces = self._sizes(text, spans)
-        if all(t <= s.max_tokens and w <= s.max_wordpieces for t, w in zip(tokens, pieces)):
+        if all(
+            t <= s.max_tokens and w <= s.max_wordpieces for t, w in zip(tokens, pieces, strict=True)
+        ):
             return spans, tokens, pieces
         fitted: list[tuple[int, int]] = []
         for (a, b), tok, wp in zip(spans, tokens, pieces, strict=True):

@@ -88,11 +88,12 @@ class Ingestor:
         self.index_dir = Path(index_dir)
         self.chunker = Chunker(chunker_settings, wordpieces=embedder.count_wordpieces)
         self.max_file_bytes = max_file_bytes
-        self._pipeline = {"chunker": self.chunker.settings.as_dict(), "embedder": embedder.name}
+        self._pipeline: dict[str, object] = {
+            "chunker": self.chunker.settings.as_dict(),
+            "embedder": embedder.name,
+        }
 
-    def run(
-        self, paths: Sequence[Path], progress: ProgressCallback | None = None
-    ) -> IngestSummary:
+    def run(self, paths: Sequence[Path], progress: ProgressCallback | None = None) -> IngestSummary:
         started = time.perf_counter()
         summary = IngestSummary()
         files, failures = discover([Path(p) for p in paths])

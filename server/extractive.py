@@ -111,7 +111,9 @@ class ExtractiveAnswerer:
         chosen: list[int] = []
         length = 0
         for i in order:
-            if len(chosen) >= s.max_sentences or scores[i] < max(s.abstain_below, best - s.keep_within):
+            if len(chosen) >= s.max_sentences or scores[i] < max(
+                s.abstain_below, best - s.keep_within
+            ):
                 break
             if any(float(vectors[i] @ vectors[j]) > 0.9 for j in chosen):
                 continue  # a near-duplicate adds nothing

@@ -21,7 +21,7 @@ class SearchRequest(BaseModel):
     filters: dict[str, FilterValue] | None = Field(
         None,
         description="Exact matches on doc_id, title, author, source, url, date "
-        "or any metadata key, e.g. {\"category\": \"business\"}",
+        'or any metadata key, e.g. {"category": "business"}',
     )
 
 

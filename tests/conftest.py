@@ -49,12 +49,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(index_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    index_dir: Path, log_path: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``citeline serve`` and wait until /readyz answers."""
     port = free_port()
     log = open(log_path, "wb")  # noqa: SIM115 - closed by the process owner
     proc = subprocess.Popen(
-        [sys.executable, "-m", "citeline.cli", "serve", "--index", str(index_dir), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "citeline.cli",
+            "serve",
+            "--index",
+            str(index_dir),
+            "--port",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},

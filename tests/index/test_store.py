@@ -14,20 +14,33 @@ from index.store import CURRENT, Index, IndexUnavailable, IndexWriter
 CHUNKER = {"kind": "test"}
 
 
-def _write(root: Path, embedder: Embedder, docs: dict[str, str], *, commit: bool = True) -> IndexWriter:
-    writer = IndexWriter(root, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER)
+def _write(
+    root: Path, embedder: Embedder, docs: dict[str, str], *, commit: bool = True
+) -> IndexWriter:
+    writer = IndexWriter(
+        root, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER
+    )
     for doc_id, text in docs.items():
-        article = Article(doc_id=doc_id, text=text, title=doc_id.upper(), metadata={"lang": "en", "n": len(text)})
+        article = Article(
+            doc_id=doc_id, text=text, title=doc_id.upper(), metadata={"lang": "en", "n": len(text)}
+        )
         chunks = [Chunk(doc_id, 0, 0, len(text), text)]
-        writer.upsert(article, content_hash=doc_id, origin=f"/x/{doc_id}", chunks=chunks,
-                      vectors=embedder.encode([text]))
+        writer.upsert(
+            article,
+            content_hash=doc_id,
+            origin=f"/x/{doc_id}",
+            chunks=chunks,
+            vectors=embedder.encode([text]),
+        )
     if commit:
         writer.commit()
     return writer
 
 
 def test_search_and_filters(tmp_path: Path, embedder: Embedder) -> None:
-    _write(tmp_path, embedder, {"cats": "Cats purr and chase mice.", "oil": "Oil prices rose sharply."})
+    _write(
+        tmp_path, embedder, {"cats": "Cats purr and chase mice.", "oil": "Oil prices rose sharply."}
+    )
     with Index.open(tmp_path) as index:
         q = embedder.encode_query("petroleum price increase")
         hits = index.search(q, 2)
@@ -42,7 +55,9 @@ def test_search_and_filters(tmp_path: Path, embedder: Embedder) -> None:
         assert doc is not None and doc.text == "Oil prices rose sharply."
 
 
-def test_uncommitted_writer_leaves_previous_generation_live(tmp_path: Path, embedder: Embedder) -> None:
+def test_uncommitted_writer_leaves_previous_generation_live(
+    tmp_path: Path, embedder: Embedder
+) -> None:
     _write(tmp_path, embedder, {"a": "Alpha text about apples."})
     live = (tmp_path / CURRENT).read_text()
     # A writer that never commits stands for a crash mid-ingest.
@@ -75,7 +90,9 @@ def test_refuses_another_embedder(tmp_path: Path, embedder: Embedder) -> None:
 
 
 def test_one_writer_at_a_time(tmp_path: Path, embedder: Embedder) -> None:
-    first = IndexWriter(tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER)
+    first = IndexWriter(
+        tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER
+    )
     with pytest.raises(IndexUnavailable, match="another ingest"):
         IndexWriter(tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER)
     first.abort()
@@ -89,7 +106,7 @@ def test_clear_errors_for_missing_and_damaged(tmp_path: Path, embedder: Embedder
     _write(tmp_path, embedder, {"a": "Alpha."})
     gen = tmp_path / (tmp_path / CURRENT).read_text().strip()
     (gen / "vectors.faiss").write_bytes(b"garbage")
-    with pytest.raises(IndexUnavailable, match="vectors.faiss"):
+    with pytest.raises(IndexUnavailable, match=r"vectors\.faiss"):
         Index.open(tmp_path)
     (tmp_path / CURRENT).write_text("gen-missing\n")
     with pytest.raises(IndexUnavailable, match="gen-missing"):
@@ -98,7 +115,12 @@ def test_clear_errors_for_missing_and_damaged(tmp_path: Path, embedder: Embedder
 
 def test_vector_count_must_match(tmp_path: Path, embedder: Embedder) -> None:
     w = IndexWriter(tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER)
-    with pytest.raises(ValueError, match="one vector per chunk"):
-        w.upsert(Article("a", "x"), content_hash="h", origin="o",
-                 chunks=[Chunk("a", 0, 0, 1, "x")], vectors=np.zeros((2, embedder.dimension), np.float32))
+    with pytest.raises(ValueError, match=r"one vector per chunk"):
+        w.upsert(
+            Article("a", "x"),
+            content_hash="h",
+            origin="o",
+            chunks=[Chunk("a", 0, 0, 1, "x")],
+            vectors=np.zeros((2, embedder.dimension), np.float32),
+        )
     w.abort()

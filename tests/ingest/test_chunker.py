@@ -1,3 +1,5 @@
+import itertools
+
 from index.embedder import Embedder
 from index.tokens import count_tokens
 from ingest.chunker import Chunker, ChunkerSettings
@@ -13,7 +15,7 @@ def test_seed_chunks_are_exact_sized_and_overlap(embedder: Embedder) -> None:
         assert count_tokens(c.text) <= 200
         assert embedder.count_wordpieces([c.text])[0] <= 254
     # one sentence of overlap: each passage starts before the previous one ends
-    for prev, nxt in zip(chunks, chunks[1:], strict=False):
+    for prev, nxt in itertools.pairwise(chunks):
         assert prev.start < nxt.start < prev.end
     assert chunks[0].start == 0
     assert chunks[-1].end == len(text.rstrip())

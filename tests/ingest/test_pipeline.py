@@ -16,8 +16,9 @@ from ingest.pipeline import Ingestor
 from tests.conftest import SEED_ARTICLE, require_shared
 
 ARTICLES = {
-    "solar.txt": "Solar Farms Expand\n\nBy Ana Ruiz\n\nThe desert solar farm doubled its output this "
-    "year. Engineers added tracking panels that follow the sun.\n\nLocal towns now buy the power.",
+    "solar.txt": "Solar Farms Expand\n\nBy Ana Ruiz\n\nThe desert solar farm doubled its "
+    "output this year. Engineers added tracking panels that follow the sun.\n\n"
+    "Local towns now buy the power.",
     "chess.md": "# Chess Olympiad Ends\n\nThe national team won gold at the chess olympiad after a "
     "tense final round. The captain praised the young players.",
     "rivers.html": "<html><head><title>River Cleanup</title></head><body><nav>Home | News</nav>"
@@ -77,7 +78,9 @@ def test_incremental_reingest(tmp_path: Path, corpus: Path, embedder: Embedder) 
     )
     edited = ingest.run([corpus])
     assert (edited.added, edited.updated, edited.unchanged) == (0, 1, 2)
-    assert counting.embedded and all("chess" not in t and "River" not in t for t in counting.embedded)
+    assert counting.embedded and all(
+        "chess" not in t and "River" not in t for t in counting.embedded
+    )
     with Index.open(index_dir) as index:
         doc = index.document("solar.txt")
         assert doc is not None and "wind farm" in doc.text
@@ -89,7 +92,9 @@ def test_incremental_reingest(tmp_path: Path, corpus: Path, embedder: Embedder) 
     assert "chess.md" not in _top_doc(index_dir, embedder, "chess tournament gold medal")
 
 
-def test_other_folders_are_kept_and_no_duplicates(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
+def test_other_folders_are_kept_and_no_duplicates(
+    tmp_path: Path, corpus: Path, embedder: Embedder
+) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "bees.txt").write_text("Bees in Decline\n\nBee colonies shrank again this winter.")
@@ -108,7 +113,9 @@ def test_other_folders_are_kept_and_no_duplicates(tmp_path: Path, corpus: Path, 
     assert summary.removed == 4
 
 
-def test_bad_files_are_reported_and_skipped(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
+def test_bad_files_are_reported_and_skipped(
+    tmp_path: Path, corpus: Path, embedder: Embedder
+) -> None:
     index_dir = tmp_path / "index"
     Ingestor(embedder, index_dir).run([corpus])
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00" * 50)
@@ -132,8 +139,19 @@ def test_cli_exits_nonzero_when_nothing_is_readable(tmp_path: Path, seed_index: 
     shutil.copytree(seed_index, target)
     before = sorted(p.name for p in target.iterdir())
     run = subprocess.run(
-        [sys.executable, "-m", "citeline.cli", "ingest", str(bad), "--index", str(target), "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "citeline.cli",
+            "ingest",
+            str(bad),
+            "--index",
+            str(target),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 1
     assert "no article could be read" in run.stderr and "binary" in run.stderr
@@ -144,9 +162,20 @@ def test_cli_exits_nonzero_when_nothing_is_readable(tmp_path: Path, seed_index: 
 
 def test_cli_ingest_prints_summary(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "citeline.cli", "ingest", str(require_shared(SEED_ARTICLE).parent),
-         "--index", str(tmp_path / "i"), "--json", "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "citeline.cli",
+            "ingest",
+            str(require_shared(SEED_ARTICLE).parent),
+            "--index",
+            str(tmp_path / "i"),
+            "--json",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert '"added": 1' in run.stdout and '"chunks_embedded"' in run.stdout

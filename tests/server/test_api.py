@@ -88,7 +88,9 @@ def test_validation_errors_say_what_to_fix(
 
 
 def test_malformed_json_is_a_400(client: httpx.Client) -> None:
-    r = client.post("/v1/ask", content=b'{"question": ', headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/ask", content=b'{"question": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert "not valid JSON" in r.json()["error"]
 
