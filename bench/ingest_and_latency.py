@@ -1,0 +1,172 @@
+"""Ingest throughput and HTTP latency over the BBC corpus, against baselines measured
+in the same run.
+
+    .venv/bin/python bench/ingest_and_latency.py [--corpus PATH] [--limit N] [--requests N]
+
+Rows:
+- ingest: full ingest (read, clean, chunk, embed, write) vs raw
+  ``SentenceTransformer.encode`` of the very same passages (target >= 0.9x);
+- re-ingest of the unchanged corpus vs the full ingest (target <= 2%);
+- /v1/search and /v1/ask latency over HTTP on 127.0.0.1 (targets p50 <= 20 / 150 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index.embedder import Embedder  # noqa: E402
+from index.store import CURRENT, PASSAGES  # noqa: E402
+from ingest.pipeline import Ingestor  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "bbc" / "corpus.jsonl"
+QUESTIONS = [
+    "Why did Time Warner profits rise?",
+    "What happened to the dollar against the euro?",
+    "Who won the Australian Open?",
+    "What did the government say about broadband?",
+    "Which film won the most awards?",
+    "How much did oil prices rise?",
+    "What are the plans for ID cards?",
+    "Who is the new England rugby coach?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def timed_requests(client: httpx.Client, path: str, bodies: list[dict[str, object]]) -> list[float]:
+    times = []
+    for body in bodies:
+        t = time.perf_counter()
+        r = client.post(path, json=body)
+        times.append((time.perf_counter() - t) * 1000)
+        r.raise_for_status()
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N articles")
+    ap.add_argument("--requests", type=int, default=200, help="HTTP requests per endpoint")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="citeline-bench-"))
+    corpus = args.corpus
+    if args.limit:
+        corpus = work / "corpus.jsonl"
+        with args.corpus.open(encoding="utf-8") as src, corpus.open("w", encoding="utf-8") as dst:
+            for i, line in enumerate(src):
+                if i >= args.limit:
+                    break
+                dst.write(line)
+    index_dir = work / "index"
+    embedder = Embedder()
+    embedder.encode(["warm up the model"] * 32)
+
+    t = time.perf_counter()
+    full = Ingestor(embedder, index_dir).run([corpus])
+    t_ingest = time.perf_counter() - t
+
+    gen = index_dir / (index_dir / CURRENT).read_text().strip()
+    with sqlite3.connect(gen / PASSAGES) as db:
+        passages = [r[0] for r in db.execute("SELECT text FROM chunks ORDER BY id")]
+    t = time.perf_counter()
+    embedder.encode(passages)
+    t_raw = time.perf_counter() - t
+
+    t = time.perf_counter()
+    again = Ingestor(embedder, index_dir).run([corpus])
+    t_reingest = time.perf_counter() - t
+    assert again.chunks_embedded == 0, "unchanged re-ingest embedded something"
+
+    log = open(work / "server.log", "wb")  # noqa: SIM115
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import free_port  # the same helper the tests use
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citeline.cli", "serve", "--index", str(index_dir), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit(f"server did not start: {(work / 'server.log').read_text()}")
+            time.sleep(0.25)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            n = args.requests
+            qs = [QUESTIONS[i % len(QUESTIONS)] for i in range(n)]
+            timed_requests(client, "/v1/search", [{"query": q} for q in qs[:10]])  # warm-up
+            search_ms = timed_requests(client, "/v1/search", [{"query": q, "top_k": 5} for q in qs])
+            ask_ms = timed_requests(client, "/v1/ask", [{"question": q} for q in qs])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    n_chunks = full.chunks_embedded
+    ingest_rate, raw_rate = n_chunks / t_ingest, n_chunks / t_raw
+    rows = [
+        ("articles / passages", f"{full.added} / {n_chunks}", "", ""),
+        ("full ingest", f"{t_ingest:.1f} s ({ingest_rate:.1f} passages/s)", "", ""),
+        ("raw encode, same passages", f"{t_raw:.1f} s ({raw_rate:.1f} passages/s)", "", ""),
+        ("ingest / raw throughput", f"{ingest_rate / raw_rate:.2f}x", ">= 0.90x",
+         "ok" if ingest_rate / raw_rate >= 0.9 else "MISSED"),
+        ("unchanged re-ingest", f"{t_reingest:.2f} s", "", ""),
+        ("re-ingest / full ingest", f"{t_reingest / t_ingest:.2%}", "<= 2%",
+         "ok" if t_reingest / t_ingest <= 0.02 else "MISSED"),
+        ("/v1/search p50 / p99", f"{statistics.median(search_ms):.1f} / {percentile(search_ms, 99):.1f} ms",
+         "p50 <= 20 ms", "ok" if statistics.median(search_ms) <= 20 else "MISSED"),
+        ("/v1/ask p50 / p99", f"{statistics.median(ask_ms):.1f} / {percentile(ask_ms, 99):.1f} ms",
+         "p50 <= 150 ms", "ok" if statistics.median(ask_ms) <= 150 else "MISSED"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print(f"\n{'measure':<{width}}  {'value':<{vwidth}}  {'target':<13}  result")
+    for name, value, target, result in rows:
+        print(f"{name:<{width}}  {value:<{vwidth}}  {target:<13}  {result}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "passages": n_chunks,
+                    "ingest_s": t_ingest,
+                    "raw_encode_s": t_raw,
+                    "reingest_s": t_reingest,
+                    "search_ms": {"p50": statistics.median(search_ms), "p99": percentile(search_ms, 99)},
+                    "ask_ms": {"p50": statistics.median(ask_ms), "p99": percentile(ask_ms, 99)},
+                },
+                indent=2,
+            )
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
