@@ -74,6 +74,8 @@ class Answer:
     answer: str
     citations: list[Citation]
     abstained: bool
+    # Score of the best sentence (cosine + weighted term overlap); what abstention compares.
+    confidence: float = 0.0
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
@@ -107,7 +109,7 @@ class ExtractiveAnswerer:
         order = np.argsort(-scores)
         best = float(scores[order[0]])
         if best < s.abstain_below:
-            return Answer(ABSTAIN_TEXT, [], True)
+            return Answer(ABSTAIN_TEXT, [], True, round(best, 4))
         chosen: list[int] = []
         length = 0
         for i in order:
@@ -141,7 +143,7 @@ class ExtractiveAnswerer:
                 )
             )
             parts.append(f"{c.text} [{n}]")
-        return Answer(" ".join(parts), citations, False)
+        return Answer(" ".join(parts), citations, False, round(best, 4))
 
     def _candidates(self, question: str, hits: list[SearchHit]) -> list[_Candidate]:
         terms = content_terms(question)
