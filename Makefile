@@ -7,7 +7,7 @@ INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run ingest serve test lint bench clean
+.PHONY: install run ingest serve test lint bench clean browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ serve: install
 
 run: ingest serve
 
-test: install
+# Debian's chromium for the browser tests (Playwright's own download fails offline).
+browser:
+	bash .ci/install-browser.sh
+
+test: install browser
 	$(BIN)/pytest
 
 lint: install

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citeline.slack_cli import slack
 from server.settings import Settings
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def serve(
 
     from index.store import Index, IndexUnavailable
     from server.app import create_app
+    from server.slack import SlackSettings
 
     settings = _settings(index)
     if host:
@@ -144,6 +146,7 @@ def serve(
         raise _fail(str(exc)) from None
     _setup_logging(settings.log_level)
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
+    err.print(SlackSettings().describe(), highlight=False)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -211,6 +214,8 @@ def search(
         out.print(p.text, highlight=False, soft_wrap=True, markup=False)
         out.print()
 
+
+app.command()(slack)
 
 if __name__ == "__main__":
     app()

@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from index.embedder import Embedder
 from server import errors
 from server.qa import QAService
-from server.routes import health, retrieval
+from server.routes import health, page, retrieval
 from server.settings import Settings
+from server.slack import install_slack
 
 log = logging.getLogger("citeline.server")
 
@@ -49,4 +50,6 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
     errors.install(app)
     app.include_router(health.router)
     app.include_router(retrieval.router)
+    app.include_router(page.router)
+    install_slack(app)
     return app

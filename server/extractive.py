@@ -17,6 +17,7 @@ import numpy as np
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences
+from server.answers import Answer, Citation
 
 _STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with about against between into through
@@ -53,29 +54,6 @@ class ExtractiveSettings:
     keep_within: float = 0.08
     candidates: int = 12
     max_answer_chars: int = 700
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    doc_id: str
-    title: str | None
-    source: str | None
-    quote: str
-    start: int
-    end: int
-    chunk_id: int
-    url: str | None = None
-    score: float = 0.0
-
-
-@dataclass(frozen=True)
-class Answer:
-    answer: str
-    citations: list[Citation]
-    abstained: bool
-    # Score of the best sentence (cosine + weighted term overlap); what abstention compares.
-    confidence: float = 0.0
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."

@@ -1,0 +1,111 @@
+"""``citeline slack``: the Slack bot over Socket Mode, for workspaces without a public URL.
+
+Registered in ``citeline/cli.py``; kept apart so the CLI module stays small and
+slack_bolt is imported only when this command runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def slack(
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index", "-i", help="Index directory [default: $CITELINE_INDEX or var/index]"
+        ),
+    ] = None,
+) -> None:
+    """Answer mentions, DMs and /ask in Slack over Socket Mode (no public URL needed).
+
+    Needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; with a public URL use `citeline serve` instead.
+    """
+    from pydantic import ValidationError
+
+    from server.settings import Settings
+    from server.slack.settings import SlackSettings
+
+    settings = Settings()
+    if index is not None:
+        settings.index = index
+    try:
+        slack_settings = SlackSettings()
+    except ValidationError as exc:
+        raise _fail(f"Slack settings: {exc.errors()[0]['msg']}") from None
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", slack_settings.bot_token),
+            ("SLACK_APP_TOKEN", slack_settings.app_token),
+        )
+        if value is None or not value.get_secret_value().strip()
+    ]
+    if missing:
+        raise _fail(
+            f"{' and '.join(missing)} not set. Create the app from slack/manifest.yaml, "
+            "install it, then export the Bot User OAuth Token (xoxb-...) and an "
+            "App-Level Token with connections:write (xapp-...)."
+        )
+    if not str(slack_settings.app_token and slack_settings.app_token.get_secret_value()).startswith(
+        "xapp-"
+    ):
+        raise _fail("SLACK_APP_TOKEN must be an App-Level Token (it starts with xapp-)")
+
+    from slack_sdk.errors import SlackApiError
+
+    from index.embedder import Embedder
+    from index.store import Index, IndexUnavailable
+    from server.qa import QAService
+    from server.slack.socket import socket_mode_handler
+
+    try:
+        Index.open(settings.index).close()  # fail before the slow model load
+    except IndexUnavailable as exc:
+        raise _fail(str(exc)) from None
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
+    )
+    with err.status("loading the embedding model...", spinner="dots"):
+        qa = QAService.load(
+            settings.index, embedder=Embedder(threads=settings.embed_threads), top_k=settings.top_k
+        )
+    handler = socket_mode_handler(
+        slack_settings, lambda: qa, max_question_chars=settings.max_question_chars
+    )
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        qa.index.close()
+        raise _fail(f"Slack refused the connection: {exc.response.get('error')}") from None
+    err.print(
+        f"Slack: Socket Mode on (index {settings.index}); answering mentions, DMs and /ask. "
+        "Ctrl-C stops.",
+        highlight=False,
+    )
+    # SIGTERM (service managers, docker stop) ends like Ctrl-C: the socket is closed cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()
+        qa.index.close()

@@ -1,0 +1,43 @@
+"""What every answerer returns: the answer text, its citations, and how it was made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str | None
+    source: str | None
+    quote: str  # article_text[start:end] == quote
+    start: int
+    end: int
+    chunk_id: int
+    url: str | None = None
+    score: float = 0.0
+    # False when no sentence citing it is backed by its quote (generated answers only).
+    supported: bool = True
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    """One sentence of a generated answer and how well its sources back it."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer: str
+    citations: list[Citation]
+    abstained: bool
+    # Score of the best supporting sentence (cosine + weighted term overlap).
+    confidence: float = 0.0
+    answerer: str = "extractive"
+    fallback_reason: str | None = None
+    sentences: list[SentenceSupport] = field(default_factory=list)

@@ -1,0 +1,152 @@
+"""Verified citations for generated answers.
+
+A model's ``[n]`` markers are claims, not proof. For every sentence of the
+answer this finds the span of the cited source that best supports it (the same
+score the extractive answerer uses: embedding cosine plus content-word
+overlap) and returns that span as the citation's quote with exact article
+offsets. Markers that point at no source are dropped; a sentence without a
+marker is given the best source when one supports it; a sentence whose best
+support falls below the threshold is marked ``supported: false``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.embedder import Embedder
+from index.models import SearchHit
+from index.text import split_sentences
+from server.answers import Answer, Citation, SentenceSupport
+from server.extractive import content_terms
+
+_MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+_ONLY_MARKERS = re.compile(r"^(\s*\[\d{1,3}\])+\s*[.,;:]?$")
+
+
+@dataclass(frozen=True)
+class _Span:
+    source: int  # 1-based source number
+    start: int  # article offsets
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class VerifierSettings:
+    supported_at: float = 0.55
+    lexical_weight: float = 0.35
+    min_claim_chars: int = 12
+
+
+def is_abstention(text: str, phrase: str) -> bool:
+    norm = re.sub(r"\W+", " ", text).strip().lower()
+    return re.sub(r"\W+", " ", phrase).strip().lower() in norm
+
+
+class CitationVerifier:
+    def __init__(self, embedder: Embedder, settings: VerifierSettings | None = None) -> None:
+        self.embedder = embedder
+        self.settings = settings or VerifierSettings()
+
+    def run(self, text: str, sources: Sequence[SearchHit], *, answerer: str = "llm") -> Answer:
+        s = self.settings
+        sentences = self._sentences(text)
+        spans = self._spans(sources)
+        claims = [_MARKER.sub("", sent).strip() for sent, _ in sentences]
+        if spans and claims:
+            claim_vecs = self.embedder.encode(claims)
+            span_vecs = self.embedder.encode([sp.text for sp in spans])
+            cosine = claim_vecs @ span_vecs.T
+        else:
+            cosine = np.zeros((len(claims), len(spans)), dtype=np.float32)
+        span_terms = [content_terms(sp.text) for sp in spans]
+
+        best_for_source: dict[int, tuple[float, _Span]] = {}
+        supported_sources: set[int] = set()
+        out_sentences: list[SentenceSupport] = []
+        parts: list[str] = []
+        for i, ((_, cited), claim) in enumerate(zip(sentences, claims, strict=True)):
+            valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(sources)]
+            terms = content_terms(claim)
+            scores = [
+                float(cosine[i, j])
+                + s.lexical_weight * (len(terms & span_terms[j]) / len(terms) if terms else 0.0)
+                for j in range(len(spans))
+            ]
+            allowed = set(valid) if valid else {sp.source for sp in spans}
+            candidates = [j for j in range(len(spans)) if spans[j].source in allowed]
+            best_j = max(candidates, key=lambda j: scores[j], default=None)
+            best = scores[best_j] if best_j is not None else 0.0
+            is_claim = len(claim) >= s.min_claim_chars
+            supported = best_j is not None and best >= s.supported_at
+            if not valid and supported and is_claim and best_j is not None:
+                valid = [spans[best_j].source]  # an uncited but supported claim gets its source
+            for n in valid:
+                js = [j for j in candidates if spans[j].source == n]
+                if not js:
+                    continue
+                j = max(js, key=lambda j: scores[j])
+                if n not in best_for_source or scores[j] > best_for_source[n][0]:
+                    best_for_source[n] = (scores[j], spans[j])
+                if scores[j] >= s.supported_at:
+                    supported_sources.add(n)
+            clean = claim + "".join(f" [{n}]" for n in valid)
+            parts.append(clean)
+            if is_claim:
+                out_sentences.append(
+                    SentenceSupport(clean, valid, bool(valid) and supported, round(best, 4))
+                )
+        citations = []
+        for n in sorted(best_for_source):
+            score, span = best_for_source[n]
+            p = sources[n - 1].passage
+            citations.append(
+                Citation(
+                    n=n,
+                    doc_id=p.doc_id,
+                    title=p.title,
+                    source=p.source,
+                    quote=span.text,
+                    start=span.start,
+                    end=span.end,
+                    chunk_id=p.chunk_id,
+                    url=p.url,
+                    score=round(score, 4),
+                    supported=n in supported_sources,
+                )
+            )
+        confidence = max((x.score for x in out_sentences), default=0.0)
+        return Answer(
+            " ".join(parts),
+            citations,
+            False,
+            confidence,
+            answerer=answerer,
+            sentences=out_sentences,
+        )
+
+    @staticmethod
+    def _sentences(text: str) -> list[tuple[str, list[int]]]:
+        """Sentences of the answer with the markers they carry; a run of markers
+        split off after a full stop belongs to the sentence before it."""
+        merged: list[str] = []
+        for a, b in split_sentences(text):
+            piece = text[a:b]
+            if merged and _ONLY_MARKERS.match(piece):
+                merged[-1] = merged[-1] + " " + piece.strip()
+            else:
+                merged.append(piece)
+        return [(m, [int(x) for x in _MARKER.findall(m)]) for m in merged]
+
+    @staticmethod
+    def _spans(sources: Sequence[SearchHit]) -> list[_Span]:
+        spans = []
+        for n, hit in enumerate(sources, start=1):
+            p = hit.passage
+            for a, b in split_sentences(p.text):
+                spans.append(_Span(n, p.start + a, p.start + b, p.text[a:b]))
+        return spans

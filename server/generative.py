@@ -1,0 +1,114 @@
+"""Answers written by an LLM over the retrieved passages, with verified citations.
+
+The extractive answerer stays the fallback: when the LLM is unreachable, times
+out or returns something unusable before its first token, the question is
+answered extractively and the answer says why (``fallback_reason``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from index.models import SearchHit
+from server.answers import Answer
+from server.citations import CitationVerifier, is_abstention
+from server.extractive import ExtractiveAnswerer
+from server.llm import LLMClient, LLMError
+from server.prompting import PromptBuilder
+
+ABSTAIN_PHRASE = "I cannot find the answer in the provided sources."
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class FinalEvent:
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    message: str
+
+
+StreamEvent = TokenEvent | FinalEvent | ErrorEvent
+
+
+async def extractive_stream(
+    extractive: ExtractiveAnswerer,
+    question: str,
+    vector: np.ndarray,
+    hits: list[SearchHit],
+    fallback_reason: str | None = None,
+) -> AsyncIterator[StreamEvent]:
+    """The extractive answer, streamed sentence by sentence."""
+    answer = await run_in_threadpool(extractive.run, question, vector, hits)
+    answer = replace(answer, fallback_reason=fallback_reason)
+    if answer.abstained:
+        yield TokenEvent(answer.answer)
+    else:
+        for i, c in enumerate(answer.citations):
+            yield TokenEvent(("" if i == 0 else " ") + f"{c.quote} [{c.n}]")
+    yield FinalEvent(answer)
+
+
+class GenerativeAnswerer:
+    def __init__(
+        self,
+        client: LLMClient,
+        prompts: PromptBuilder,
+        verifier: CitationVerifier,
+        fallback: ExtractiveAnswerer,
+        abstain_phrase: str = ABSTAIN_PHRASE,
+    ) -> None:
+        self.client = client
+        self.prompts = prompts
+        self.verifier = verifier
+        self.fallback = fallback
+        self.abstain_phrase = abstain_phrase
+
+    async def run(self, question: str, vector: np.ndarray, hits: list[SearchHit]) -> Answer:
+        final: Answer | None = None
+        async for event in self.stream(question, vector, hits, stream=False):
+            if isinstance(event, FinalEvent):
+                final = event.answer
+        assert final is not None
+        return final
+
+    async def stream(
+        self, question: str, vector: np.ndarray, hits: list[SearchHit], *, stream: bool = True
+    ) -> AsyncIterator[StreamEvent]:
+        prompt = self.prompts.answer(question, hits)
+        if not prompt.sources:
+            async for event in extractive_stream(self.fallback, question, vector, hits):
+                yield event
+            return
+        pieces: list[str] = []
+        try:
+            if stream:
+                async for delta in self.client.stream(prompt.messages):
+                    pieces.append(delta)
+                    yield TokenEvent(delta)
+            else:
+                pieces.append(await self.client.complete(prompt.messages))
+        except LLMError as exc:
+            if not pieces:
+                async for event in extractive_stream(
+                    self.fallback, question, vector, hits, fallback_reason=str(exc)
+                ):
+                    yield event
+                return
+            yield ErrorEvent(f"the answer was cut off: {exc}")
+        text = "".join(pieces).strip()
+        if is_abstention(text, self.abstain_phrase):
+            yield FinalEvent(Answer(text, [], True, answerer="llm"))
+            return
+        answer = await run_in_threadpool(self.verifier.run, text, prompt.sources)
+        yield FinalEvent(answer)

@@ -1,0 +1,108 @@
+"""A client for any OpenAI-compatible chat-completions server (llama.cpp's server,
+vLLM, Ollama, OpenAI). Every failure surfaces as ``LLMError`` with a reason a
+person can read, so callers can fall back instead of failing the request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+Message = dict[str, str]
+
+
+class LLMError(Exception):
+    """The LLM could not give a usable answer; ``str(exc)`` says why."""
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout: float = 60.0
+    connect_timeout: float = 3.0
+    max_tokens: int = 300
+    temperature: float = 0.1
+
+
+class LLMClient:
+    def __init__(
+        self, config: LLMConfig, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.config = config
+        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _body(
+        self, messages: Sequence[Message], stream: bool, max_tokens: int | None
+    ) -> dict[str, object]:
+        return {
+            "model": self.config.model,
+            "messages": list(messages),
+            "max_tokens": max_tokens or self.config.max_tokens,
+            "temperature": self.config.temperature,
+            "stream": stream,
+        }
+
+    async def complete(self, messages: Sequence[Message], max_tokens: int | None = None) -> str:
+        try:
+            r = await self._http.post(
+                "chat/completions", json=self._body(messages, False, max_tokens)
+            )
+        except httpx.TimeoutException as exc:
+            raise LLMError(f"the LLM timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise LLMError(f"the LLM is unreachable: {exc}") from exc
+        if r.status_code != 200:
+            raise LLMError(f"the LLM answered HTTP {r.status_code}: {r.text[:200]}")
+        try:
+            content = r.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise LLMError(f"the LLM's reply is not a chat completion: {r.text[:200]!r}") from exc
+        if not isinstance(content, str) or not content.strip():
+            raise LLMError("the LLM returned an empty answer")
+        return content
+
+    async def stream(
+        self, messages: Sequence[Message], max_tokens: int | None = None
+    ) -> AsyncIterator[str]:
+        """Text deltas as they arrive. Raises LLMError before or during the stream."""
+        body = self._body(messages, True, max_tokens)
+        produced = False
+        try:
+            async with self._http.stream("POST", "chat/completions", json=body) as r:
+                if r.status_code != 200:
+                    text = (await r.aread()).decode("utf-8", "replace")
+                    raise LLMError(f"the LLM answered HTTP {r.status_code}: {text[:200]}")
+                async for line in r.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
+                    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+                        raise LLMError(
+                            f"the LLM sent a malformed stream event: {data[:200]!r}"
+                        ) from exc
+                    if delta:
+                        produced = True
+                        yield delta
+        except httpx.TimeoutException as exc:
+            raise LLMError(f"the LLM timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise LLMError(f"the LLM is unreachable: {exc}") from exc
+        if not produced:
+            raise LLMError("the LLM returned an empty answer")

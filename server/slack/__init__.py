@@ -1,0 +1,10 @@
+"""Citeline in Slack: mentions, DMs and /ask answered in the thread with sources.
+
+``install_slack(app)`` mounts HTTP mode on the API server; ``citeline slack``
+runs Socket Mode. slack_bolt is imported only when Slack is configured.
+"""
+
+from server.slack.http import install_slack
+from server.slack.settings import SlackSettings
+
+__all__ = ["SlackSettings", "install_slack"]

@@ -1,0 +1,115 @@
+"""Block Kit for answers: the answer with its [n] markers, then its sources.
+
+Article text is untrusted: everything taken from it is escaped, so a passage
+cannot ping ``<!channel>``, smuggle a link or break the message's markup.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from server.extractive import Answer, Citation
+
+Block = dict[str, Any]
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+
+# Slack's limits: a section's text is at most 3000 characters, a context block
+# holds at most 10 elements; the notification text is kept short on purpose.
+SECTION_CHARS = 3000
+CONTEXT_ELEMENTS = 10
+QUOTE_CHARS = 160
+FALLBACK_CHARS = 1000
+# Marks the echoed question of an /ask answer, so a thread follow-up can find it.
+ASKED_BLOCK = "citeline-asked"
+
+ABSTAINED = (
+    "I could not find an answer to this in the articles, so I won't guess. "
+    "Try asking with other words, or about something the articles cover."
+)
+FAILED = "Sorry, something went wrong while answering; the error has been logged."
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: only &, < and > are special."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut to ``limit`` characters, keeping the text's own line breaks."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _safe_url(url: str | None) -> str | None:
+    # Only web links; characters that end Slack's <url|label> syntax are encoded.
+    if not url or not url.lower().startswith(("https://", "http://")):
+        return None
+    return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")
+
+
+def source_line(c: Citation) -> str:
+    title = escape(shorten(c.title or c.source or c.doc_id, 120))
+    url = _safe_url(c.url)
+    label = f"<{url}|{title}>" if url else f"*{title}*"
+    return f"*[{c.n}]* {label} — “{escape(shorten(c.quote, QUOTE_CHARS))}”"
+
+
+def _text(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def answer_message(
+    answer: Answer,
+    *,
+    asked: str | None = None,
+    asker: str | None = None,
+    understood_as: str | None = None,
+) -> tuple[str, list[Block]]:
+    """``(fallback text, blocks)`` for chat.postMessage or a response_url.
+
+    ``asked`` (and who ``asker`` is) is echoed for slash commands, whose text only
+    the asker saw; ``understood_as`` shows the standalone question when a
+    follow-up was rewritten.
+    """
+    blocks: list[Block] = []
+    if asked:
+        who = f"<@{asker}> asked" if asker and _USER_ID.fullmatch(asker) else "Asked"
+        blocks.append(
+            {
+                "type": "context",
+                "block_id": ASKED_BLOCK,
+                "elements": [_text(f"{who}: {escape(shorten(asked, 500))}")],
+            }
+        )
+    if understood_as:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [_text(f"_Understood as:_ {escape(shorten(understood_as, 500))}")],
+            }
+        )
+    if answer.abstained or not answer.citations:
+        blocks.append({"type": "section", "text": _text(f":grey_question: {ABSTAINED}")})
+        return ABSTAINED, blocks
+    blocks.append(
+        {"type": "section", "text": _text(escape(clip(answer.answer, SECTION_CHARS - 50)))}
+    )
+    lines = [_text(source_line(c)) for c in answer.citations]
+    for i in range(0, len(lines), CONTEXT_ELEMENTS):
+        blocks.append({"type": "context", "elements": lines[i : i + CONTEXT_ELEMENTS]})
+    return escape(clip(answer.answer, FALLBACK_CHARS)), blocks
+
+
+def notice(text: str) -> tuple[str, list[Block]]:
+    """A plain one-paragraph message (usage hints, refusals, errors)."""
+    return escape(text), [{"type": "section", "text": _text(escape(text))}]

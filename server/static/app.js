@@ -1,0 +1,773 @@
+// Citeline chat page. Plain JS, no build step, no third-party code.
+//
+// Safety rule for this file: text that comes from articles or from the model is only
+// ever put into the page with textContent / createElement / append(string). Nothing
+// here assigns innerHTML, and only http(s) urls become links.
+(() => {
+  "use strict";
+
+  const KEY_STORAGE = "citeline.apiKey";
+  const QUOTE_PREVIEW_CHARS = 180;
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    log: $("log"),
+    empty: $("empty"),
+    indexStatus: $("index-status"),
+    form: $("composer"),
+    question: $("question"),
+    send: $("send"),
+    newChat: $("new-chat"),
+    forgetKey: $("forget-key"),
+    chat: $("chat"),
+    panel: $("source-panel"),
+    panelKicker: $("source-kicker"),
+    panelTitle: $("source-title"),
+    panelMeta: $("source-meta"),
+    panelLink: $("source-link"),
+    panelBody: $("source-body"),
+    panelNote: $("source-note"),
+    panelMore: $("source-more"),
+    panelClose: $("source-close"),
+    keyDialog: $("key-dialog"),
+    keyForm: $("key-form"),
+    keyInput: $("key-input"),
+    keyReason: $("key-reason"),
+    keyCancel: $("key-cancel"),
+  };
+
+  // ------------------------------------------------------------------ DOM helpers
+
+  /** createElement with class/text/attributes; children are nodes or plain strings (text). */
+  function el(tag, options = {}, ...children) {
+    const node = document.createElement(tag);
+    if (options.className) node.className = options.className;
+    if (options.text !== undefined) node.textContent = options.text;
+    for (const [name, value] of Object.entries(options.attrs || {})) {
+      node.setAttribute(name, value);
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined && child !== false) node.append(child);
+    }
+    return node;
+  }
+
+  /** The url as a string when it is an absolute http(s) url, else null. */
+  function safeUrl(raw) {
+    if (typeof raw !== "string" || !raw.trim()) return null;
+    try {
+      const url = new URL(raw.trim());
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function externalLink(href, label) {
+    const a = el("a", { text: label });
+    a.href = href; // only ever called with the output of safeUrl
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    return a;
+  }
+
+  /** "an API key is required" -> "An API key is required." */
+  function sentence(text) {
+    const t = String(text).trim();
+    const capital = t.charAt(0).toUpperCase() + t.slice(1);
+    return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+  }
+
+  function truncate(text, max) {
+    if (text.length <= max) return text;
+    const cut = text.slice(0, max);
+    const space = cut.lastIndexOf(" ");
+    return `${cut.slice(0, space > max * 0.6 ? space : max)}…`;
+  }
+
+  // ------------------------------------------------------------------ API
+
+  class ApiError extends Error {
+    constructor(message, status) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  const auth = {
+    key: readStoredKey(),
+    set(key) {
+      this.key = key;
+      try {
+        if (key) localStorage.setItem(KEY_STORAGE, key);
+        else localStorage.removeItem(KEY_STORAGE);
+      } catch {
+        // Storage may be disabled (private mode): the key then lasts for this page only.
+      }
+      ui.forgetKey.hidden = !key;
+    },
+  };
+
+  function readStoredKey() {
+    try {
+      return localStorage.getItem(KEY_STORAGE);
+    } catch {
+      return null;
+    }
+  }
+
+  async function errorMessage(response) {
+    try {
+      const body = await response.json();
+      if (body && typeof body.error === "string" && body.error) return body.error;
+    } catch {
+      // not JSON: fall through to the status line
+    }
+    if (response.status >= 500) {
+      return `The server had a problem (HTTP ${response.status}). Try again in a moment.`;
+    }
+    return `The server answered HTTP ${response.status}.`;
+  }
+
+  /**
+   * fetch for the API: sends the stored key, asks for one on 401 and retries, and turns
+   * every failure into an ApiError whose message can be shown to a person as it is.
+   */
+  async function request(path, { method = "GET", body, signal, accept } = {}) {
+    for (;;) {
+      const headers = { Accept: accept || "application/json" };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      if (auth.key) headers.Authorization = `Bearer ${auth.key}`;
+      let response;
+      try {
+        response = await fetch(path, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+          credentials: "same-origin",
+        });
+      } catch (err) {
+        if (err.name === "AbortError") throw err;
+        throw new ApiError("The server could not be reached. Check that Citeline is running.", 0);
+      }
+      if (response.status !== 401) {
+        if (!response.ok) throw new ApiError(await errorMessage(response), response.status);
+        return response;
+      }
+      const serverSays = await errorMessage(response);
+      const reason = auth.key ? `That key was not accepted: ${serverSays}` : sentence(serverSays);
+      const key = await askForKey(reason);
+      if (!key) throw new ApiError("This server needs an API key. Ask again to enter one.", 401);
+      auth.set(key);
+    }
+  }
+
+  let keyPrompt = null;
+
+  /** Shows the key dialog; resolves to the key entered, or null when cancelled. */
+  function askForKey(reason) {
+    // Several requests may hit 401 at once: they share one prompt.
+    if (keyPrompt) return keyPrompt;
+    keyPrompt = new Promise((resolve) => {
+      ui.keyReason.textContent = `${sentence(reason)} The key is kept in this browser only.`;
+      ui.keyInput.value = "";
+      const finish = (value) => {
+        ui.keyForm.removeEventListener("submit", onSubmit);
+        ui.keyCancel.removeEventListener("click", onCancel);
+        ui.keyDialog.removeEventListener("cancel", onCancel);
+        if (ui.keyDialog.open) ui.keyDialog.close();
+        keyPrompt = null;
+        resolve(value);
+      };
+      const onSubmit = (event) => {
+        event.preventDefault();
+        const value = ui.keyInput.value.trim();
+        if (value) finish(value);
+      };
+      const onCancel = (event) => {
+        event.preventDefault();
+        finish(null);
+      };
+      ui.keyForm.addEventListener("submit", onSubmit);
+      ui.keyCancel.addEventListener("click", onCancel);
+      ui.keyDialog.addEventListener("cancel", onCancel);
+      ui.keyDialog.showModal();
+      ui.keyInput.focus();
+    });
+    return keyPrompt;
+  }
+
+  /**
+   * What this server offers beyond plain /v1/ask, read from its OpenAPI schema so the
+   * page needs no change when streaming (`stream` on AskRequest) or /v1/chat lands.
+   */
+  const features = (async () => {
+    const none = { askStream: false, chat: false, chatStream: false };
+    try {
+      const response = await fetch("openapi.json", { credentials: "same-origin" });
+      if (!response.ok) return none;
+      const spec = await response.json();
+      const props = (name) => spec?.components?.schemas?.[name]?.properties || {};
+      const bodyProps = (path) => {
+        const schema = spec?.paths?.[path]?.post?.requestBody?.content?.["application/json"]?.schema;
+        const ref = typeof schema?.$ref === "string" ? schema.$ref.split("/").pop() : null;
+        return ref ? props(ref) : schema?.properties || {};
+      };
+      const chat = bodyProps("/v1/chat");
+      return {
+        askStream: "stream" in bodyProps("/v1/ask"),
+        chat: "messages" in chat,
+        chatStream: "messages" in chat && "stream" in chat,
+      };
+    } catch {
+      return none;
+    }
+  })();
+
+  /** The answer object every renderer below relies on, whatever the server sent. */
+  function normaliseAnswer(data) {
+    const citations = Array.isArray(data?.citations) ? data.citations : [];
+    const sentences = Array.isArray(data?.sentences) ? data.sentences : [];
+    return {
+      answer: typeof data?.answer === "string" ? data.answer : "",
+      citations: citations.filter((c) => c && Number.isInteger(c.n)),
+      abstained: Boolean(data?.abstained),
+      // Generated answers say, sentence by sentence, whether the sources back them.
+      unsupported: sentences
+        .filter((x) => x && x.supported === false && typeof x.text === "string")
+        .map((x) => x.text),
+    };
+  }
+
+  /**
+   * Get an answer. With /v1/chat the earlier turns go along; with plain /v1/ask each
+   * question is asked on its own (the conversation stays on screen only).
+   * onText(partialAnswer) is called while an answer streams in.
+   */
+  async function getAnswer(question, history, onText, signal) {
+    const f = await features;
+    const useChat = f.chat && history.length > 0;
+    const path = useChat ? "v1/chat" : "v1/ask";
+    const body = useChat
+      ? { messages: [...history, { role: "user", content: question }] }
+      : { question };
+    if (useChat ? f.chatStream : f.askStream) {
+      return streamAnswer(path, { ...body, stream: true }, onText, signal);
+    }
+    const response = await request(path, { method: "POST", body, signal });
+    return normaliseAnswer(await response.json());
+  }
+
+  /** Reads a server-sent-events answer: text deltas, then the final answer with citations. */
+  async function streamAnswer(path, body, onText, signal) {
+    const response = await request(path, { method: "POST", body, signal, accept: "text/event-stream" });
+    if (!(response.headers.get("content-type") || "").includes("text/event-stream")) {
+      return normaliseAnswer(await response.json()); // the server chose not to stream
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    let text = "";
+    let final = null;
+    const handle = (raw) => {
+      let event = "message";
+      const data = [];
+      for (const line of raw.split(/\r?\n/)) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      }
+      if (!data.length) return;
+      let payload;
+      try {
+        payload = JSON.parse(data.join("\n"));
+      } catch {
+        payload = data.join("\n");
+      }
+      if (event === "error" || typeof payload?.error === "string") {
+        throw new ApiError(payload?.error || payload?.message || String(payload), 0);
+      }
+      if (payload && typeof payload === "object" && "answer" in payload && "citations" in payload) {
+        final = normaliseAnswer(payload);
+        return;
+      }
+      const delta =
+        typeof payload === "string"
+          ? payload
+          : ["delta", "text", "token", "content"].map((k) => payload?.[k]).find((v) => typeof v === "string");
+      if (delta) {
+        text += delta;
+        onText(text);
+      }
+    };
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let match;
+      while ((match = /\r?\n\r?\n/.exec(buffer))) {
+        handle(buffer.slice(0, match.index));
+        buffer = buffer.slice(match.index + match[0].length);
+      }
+    }
+    if (buffer.trim()) handle(buffer);
+    return final || normaliseAnswer({ answer: text, citations: [], abstained: !text });
+  }
+
+  const documents = new Map();
+
+  function fetchDocument(docId) {
+    if (!documents.has(docId)) {
+      // Each segment is encoded: ids are file paths and may hold "?", "#" or spaces.
+      const path = `v1/documents/${docId.split("/").map(encodeURIComponent).join("/")}`;
+      const pending = request(path).then((r) => r.json());
+      pending.catch(() => documents.delete(docId)); // a failure is not cached
+      documents.set(docId, pending);
+    }
+    return documents.get(docId);
+  }
+
+  // ------------------------------------------------------------------ answer rendering
+
+  function chip(citation, onOpen) {
+    const title = citation.title || citation.doc_id || "source";
+    const button = el("button", {
+      className: "chip",
+      text: String(citation.n),
+      attrs: { type: "button", "aria-label": `Source ${citation.n}: ${title}`, "data-n": String(citation.n) },
+    });
+    button.title = title;
+    if (citation.supported === false) {
+      // The server found that no sentence citing this source is backed by its quote.
+      button.classList.add("chip-weak");
+      button.title = `${title} (this quote does not clearly back the sentence)`;
+      button.setAttribute("aria-label", `Source ${citation.n}, weak support: ${title}`);
+    }
+    button.addEventListener("click", () => onOpen(citation, button));
+    return button;
+  }
+
+  /** [start, end) ranges of the answer taken by the unsupported sentences, in order. */
+  function unsupportedRanges(answer, sentences) {
+    const ranges = [];
+    let from = 0;
+    for (const sentence of sentences) {
+      if (!sentence) continue;
+      // Sentences come in answer order; searching on from the last one keeps repeats apart.
+      let at = answer.indexOf(sentence, from);
+      if (at < 0) at = answer.indexOf(sentence);
+      if (at < 0) continue;
+      ranges.push([at, at + sentence.length]);
+      from = at + sentence.length;
+    }
+    return ranges.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Append `text` to `parent`, turning [n] / [n, m] markers of known sources into chips. */
+  function appendWithMarkers(parent, text, byNumber, onOpen) {
+    const marker = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
+    let last = 0;
+    for (const match of text.matchAll(marker)) {
+      const numbers = match[1].split(",").map((s) => Number(s.trim()));
+      if (!numbers.every((n) => byNumber.has(n))) continue; // leave unknown markers as text
+      if (match.index > last) parent.append(text.slice(last, match.index));
+      for (const n of numbers) parent.append(chip(byNumber.get(n), onOpen));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) parent.append(text.slice(last));
+  }
+
+  function renderAnswerText(container, result, onOpen) {
+    container.replaceChildren();
+    const byNumber = new Map(result.citations.map((c) => [c.n, c]));
+    const text = result.answer;
+    let at = 0;
+    for (const [start, end] of unsupportedRanges(text, result.unsupported)) {
+      if (start < at) continue;
+      appendWithMarkers(container, text.slice(at, start), byNumber, onOpen);
+      const span = el("span", { className: "unsupported", attrs: { "data-unsupported": "" } });
+      span.title = "No source supports this sentence";
+      appendWithMarkers(span, text.slice(start, end), byNumber, onOpen);
+      span.append(el("span", { className: "visually-hidden", text: " (not supported by the sources)" }));
+      container.append(span);
+      at = end;
+    }
+    appendWithMarkers(container, text.slice(at), byNumber, onOpen);
+  }
+
+  /** One row per article (an answer often cites one article several times). */
+  function renderSources(result, onOpen) {
+    if (!result.citations.length) return null;
+    const groups = new Map();
+    for (const c of result.citations) {
+      const key = c.doc_id ?? `#${c.n}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(c);
+    }
+    const list = el("ol", { className: "sources-list" });
+    for (const citations of groups.values()) {
+      const first = citations[0];
+      const title = first.title || first.doc_id || "Untitled article";
+      const open = el("button", { className: "source-item-title", text: title, attrs: { type: "button" } });
+      open.addEventListener("click", () => onOpen(first, open));
+      const host = safeUrl(first.url) ? new URL(first.url).hostname : null;
+      const row = el(
+        "li",
+        { className: "source-row" },
+        el("span", { className: "source-chips" }, ...citations.map((c) => chip(c, onOpen))),
+        el("span", { className: "source-item-text" }, open, host ? el("span", { className: "source-host", text: host }) : null),
+      );
+      // An extractive answer already is the quote; repeating it would only add noise.
+      for (const c of citations) {
+        const quote = typeof c.quote === "string" ? c.quote : "";
+        if (quote && !result.answer.includes(quote)) {
+          row.append(el("p", { className: "source-item-quote", text: `${c.n}. “${truncate(quote, QUOTE_PREVIEW_CHARS)}”` }));
+        }
+      }
+      list.append(row);
+    }
+    return el(
+      "section",
+      { className: "sources", attrs: { "aria-label": "Sources" } },
+      el("h3", { className: "sources-heading", text: "Sources" }),
+      list,
+    );
+  }
+
+  function plainTextWithSources(result) {
+    const lines = [result.answer.trim()];
+    if (result.citations.length) {
+      lines.push("", "Sources:");
+      for (const c of result.citations) {
+        const where = safeUrl(c.url) || c.source || c.doc_id || "";
+        lines.push(`[${c.n}] ${c.title || c.doc_id}${where ? ` (${where})` : ""}`);
+        if (c.quote) lines.push(`    “${c.quote}”`);
+      }
+    }
+    return lines.join("\n");
+  }
+
+  async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // Clipboard API refused (no permission or not a secure context): the old way.
+      const area = el("textarea", { className: "offscreen" });
+      area.value = text;
+      document.body.append(area);
+      area.select();
+      const ok = document.execCommand("copy");
+      area.remove();
+      return ok;
+    }
+  }
+
+  function copyButton(result) {
+    const button = el("button", { className: "ghost small copy", text: "Copy answer", attrs: { type: "button" } });
+    button.addEventListener("click", async () => {
+      const ok = await copyText(plainTextWithSources(result));
+      button.textContent = ok ? "Copied" : "Copy failed";
+      setTimeout(() => (button.textContent = "Copy answer"), 1800);
+    });
+    return button;
+  }
+
+  // ------------------------------------------------------------------ conversation
+
+  const state = {
+    history: [], // [{role, content}] for /v1/chat when the server has it
+    busy: false,
+    controller: null,
+    generation: 0, // bumps on New chat so late answers of the old chat are dropped
+  };
+
+  function setBusy(busy) {
+    state.busy = busy;
+    ui.send.disabled = busy;
+    ui.send.textContent = busy ? "Asking…" : "Ask";
+  }
+
+  function scrollToBottom() {
+    ui.chat.scrollTop = ui.chat.scrollHeight;
+  }
+
+  /** Show a finished turn: all of it when it fits, else from its question down. */
+  function revealTurn(turn) {
+    if (turn.offsetHeight > ui.chat.clientHeight) turn.scrollIntoView({ block: "start" });
+    else scrollToBottom();
+  }
+
+  function answerCard() {
+    const label = el("p", { className: "answer-label" });
+    const body = el("div", { className: "answer-text" });
+    const card = el("article", { className: "answer", attrs: { "data-state": "pending", "aria-busy": "true" } }, label, body);
+    label.append(
+      el("span", { className: "thinking-dots", attrs: { "aria-hidden": "true" } }, el("i"), el("i"), el("i")),
+      "Searching your articles…",
+    );
+    return { card, label, body };
+  }
+
+  function showAnswer(parts, result) {
+    const { card, label, body } = parts;
+    card.setAttribute("aria-busy", "false");
+    card.dataset.state = result.abstained ? "abstained" : "answered";
+    label.replaceChildren(result.abstained ? "Not found in your articles" : "Answer");
+    renderAnswerText(body, result, openSource);
+    if (result.abstained) {
+      card.append(el("p", { className: "answer-hint", text: "Try other words, or add articles that cover this." }));
+    }
+    const sources = renderSources(result, openSource);
+    if (sources) card.append(sources);
+    if (!result.abstained) card.append(el("div", { className: "answer-actions" }, copyButton(result)));
+  }
+
+  function showError(parts, error, retry) {
+    const { card, label, body } = parts;
+    card.setAttribute("aria-busy", "false");
+    card.dataset.state = "error";
+    card.setAttribute("role", "alert");
+    label.replaceChildren("Could not get an answer");
+    body.replaceChildren(el("p", { text: error.message || String(error) }));
+    const again = el("button", { className: "ghost small", text: "Try again", attrs: { type: "button" } });
+    again.addEventListener("click", () => {
+      card.closest(".turn")?.remove();
+      ask(retry);
+    });
+    card.append(el("div", { className: "answer-actions" }, again));
+  }
+
+  async function ask(question) {
+    if (state.busy) return;
+    const generation = state.generation;
+    ui.empty.hidden = true;
+    const parts = answerCard();
+    const turn = el(
+      "li",
+      { className: "turn" },
+      el("div", { className: "question" }, el("p", { className: "bubble", text: question })),
+      parts.card,
+    );
+    ui.log.append(turn);
+    scrollToBottom();
+    setBusy(true);
+    state.controller = new AbortController();
+    const onText = (partial) => {
+      parts.label.replaceChildren("Answering…");
+      parts.body.textContent = partial;
+      scrollToBottom();
+    };
+    try {
+      const result = await getAnswer(question, state.history, onText, state.controller.signal);
+      if (generation !== state.generation) return;
+      showAnswer(parts, result);
+      state.history.push({ role: "user", content: question }, { role: "assistant", content: result.answer });
+    } catch (error) {
+      if (generation !== state.generation || error.name === "AbortError") return;
+      showError(parts, error, question);
+    } finally {
+      if (generation === state.generation) {
+        setBusy(false);
+        state.controller = null;
+        revealTurn(turn);
+      }
+    }
+  }
+
+  function newChat() {
+    state.generation += 1;
+    state.controller?.abort();
+    state.controller = null;
+    state.history = [];
+    setBusy(false);
+    ui.log.replaceChildren();
+    ui.empty.hidden = false;
+    closeSource(false);
+    ui.question.value = "";
+    resizeQuestion();
+    ui.question.focus();
+  }
+
+  // ------------------------------------------------------------------ source panel
+
+  let panelReturnFocus = null;
+  let panelToken = 0;
+
+  /** [{start, end}] of the paragraphs of `text` (blank lines separate them). */
+  function paragraphs(text) {
+    const out = [];
+    const separator = /\n[ \t]*\n\s*/g;
+    let start = 0;
+    for (const match of text.matchAll(separator)) {
+      if (match.index > start) out.push({ start, end: match.index });
+      start = match.index + match[0].length;
+    }
+    if (start < text.length) out.push({ start, end: text.length });
+    return out;
+  }
+
+  /** Where the quote lies in the article: its offsets when they still match, else a search. */
+  function locateQuote(text, citation) {
+    const { start, end, quote } = citation;
+    if (Number.isInteger(start) && Number.isInteger(end) && text.slice(start, end) === quote) {
+      return { start, end, exact: true };
+    }
+    const at = typeof quote === "string" && quote ? text.indexOf(quote) : -1;
+    return at >= 0 ? { start: at, end: at + quote.length, exact: false } : null;
+  }
+
+  function paragraphNode(text, para, span) {
+    const p = el("p", { className: "passage" });
+    const from = Math.max(para.start, span?.start ?? para.end);
+    const to = Math.min(para.end, span?.end ?? para.end);
+    if (!span || from >= to) {
+      p.append(text.slice(para.start, para.end));
+      return p;
+    }
+    p.append(text.slice(para.start, from), el("mark", { text: text.slice(from, to) }), text.slice(to, para.end));
+    return p;
+  }
+
+  async function openSource(citation, trigger) {
+    const token = ++panelToken;
+    panelReturnFocus?.removeAttribute("aria-current");
+    panelReturnFocus = trigger;
+    trigger.setAttribute("aria-current", "true");
+    const title = citation.title || citation.doc_id || "Untitled article";
+    ui.panelKicker.textContent = `Source ${citation.n}`;
+    ui.panelTitle.textContent = title;
+    ui.panelMeta.textContent = "Loading the article…";
+    ui.panelLink.replaceChildren();
+    ui.panelNote.hidden = true;
+    ui.panelMore.hidden = true;
+    ui.panelBody.replaceChildren(el("p", { className: "passage", text: citation.quote || "" }));
+    ui.panel.hidden = false;
+    document.body.classList.add("panel-open");
+    ui.panel.focus();
+
+    let doc;
+    try {
+      doc = await fetchDocument(citation.doc_id);
+    } catch (error) {
+      if (token !== panelToken) return;
+      ui.panelMeta.textContent = "";
+      ui.panelNote.hidden = false;
+      ui.panelNote.textContent = `The article could not be loaded: ${error.message}. The quote is shown alone.`;
+      ui.panelBody.replaceChildren(el("p", { className: "passage" }, el("mark", { text: citation.quote || "" })));
+      return;
+    }
+    if (token !== panelToken) return; // another source was opened meanwhile
+    renderSource(doc, citation, title);
+  }
+
+  function renderSource(doc, citation, fallbackTitle) {
+    const text = typeof doc.text === "string" ? doc.text : "";
+    ui.panelTitle.textContent = doc.title || fallbackTitle;
+    const publication = typeof doc.metadata?.publication === "string" ? doc.metadata.publication : null;
+    const meta = [doc.author ? `By ${doc.author}` : null, doc.date, publication].filter(Boolean);
+    ui.panelMeta.textContent = meta.join(" · ");
+    ui.panelMeta.hidden = !meta.length;
+
+    const url = safeUrl(doc.url) || safeUrl(citation.url);
+    const shownSource = doc.url || doc.source || citation.source;
+    if (url) {
+      ui.panelLink.replaceChildren(externalLink(url, "Open the original article ↗"));
+    } else if (shownSource) {
+      // Not an http(s) url (a file path, or something unsafe): shown, never linked.
+      ui.panelLink.replaceChildren(el("span", { className: "muted", text: `From ${shownSource}` }));
+    }
+
+    const span = locateQuote(text, citation);
+    const paras = paragraphs(text);
+    if (!span) {
+      ui.panelNote.hidden = false;
+      ui.panelNote.textContent = "This quote is no longer in the article (it changed after the answer was given).";
+      ui.panelBody.replaceChildren(el("p", { className: "passage" }, el("mark", { text: citation.quote || "" })));
+    } else {
+      if (!span.exact) {
+        ui.panelNote.hidden = false;
+        ui.panelNote.textContent = "The article changed since this answer; the quote was found at a new place.";
+      }
+      const hit = paras.filter((p) => p.start < span.end && p.end > span.start);
+      ui.panelBody.replaceChildren(...hit.map((p) => paragraphNode(text, p, span)));
+      ui.panelBody.querySelector("mark")?.scrollIntoView({ block: "nearest" });
+    }
+    if (span && paras.length > 1) {
+      ui.panelMore.hidden = false;
+      ui.panelMore.onclick = () => {
+        ui.panelBody.replaceChildren(...paras.map((p) => paragraphNode(text, p, span)));
+        ui.panelMore.hidden = true;
+        ui.panelBody.querySelector("mark")?.scrollIntoView({ block: "center" });
+      };
+    }
+  }
+
+  function closeSource(restoreFocus = true) {
+    if (ui.panel.hidden) return;
+    panelToken += 1;
+    ui.panel.hidden = true;
+    document.body.classList.remove("panel-open");
+    panelReturnFocus?.removeAttribute("aria-current");
+    if (restoreFocus && panelReturnFocus?.isConnected) panelReturnFocus.focus();
+    panelReturnFocus = null;
+  }
+
+  // ------------------------------------------------------------------ composer
+
+  const autoSizes = CSS.supports?.("field-sizing", "content");
+
+  function resizeQuestion() {
+    if (autoSizes) return;
+    ui.question.style.height = "auto";
+    ui.question.style.height = `${Math.min(ui.question.scrollHeight, 200)}px`;
+  }
+
+  function submitQuestion() {
+    const question = ui.question.value.trim();
+    if (!question || state.busy) return;
+    ui.question.value = "";
+    resizeQuestion();
+    ask(question);
+  }
+
+  ui.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitQuestion();
+  });
+
+  ui.question.addEventListener("keydown", (event) => {
+    // isComposing: Enter that confirms an IME composition must not send.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submitQuestion();
+    }
+  });
+  ui.question.addEventListener("input", resizeQuestion);
+
+  ui.newChat.addEventListener("click", newChat);
+  ui.panelClose.addEventListener("click", () => closeSource());
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !ui.panel.hidden && !ui.keyDialog.open) closeSource();
+  });
+  ui.forgetKey.addEventListener("click", () => {
+    auth.set(null);
+    ui.question.focus();
+  });
+
+  // ------------------------------------------------------------------ start
+
+  auth.set(auth.key);
+  (async () => {
+    try {
+      const response = await fetch("readyz", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const ready = await response.json();
+      const docs = Number(ready.documents) || 0;
+      const chunks = Number(ready.chunks) || 0;
+      ui.indexStatus.textContent = `${docs} ${docs === 1 ? "article" : "articles"} · ${chunks} passages indexed`;
+    } catch {
+      // The status line is a nicety; asking still reports a real connection problem.
+    }
+  })();
+  ui.question.focus();
+})();

@@ -1,0 +1,63 @@
+"""Citation verification on text written the way an LLM writes answers, against
+real passages of the seed index and the real embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.embedder import Embedder
+from index.models import SearchHit
+from index.store import Index
+from server.citations import CitationVerifier, is_abstention
+
+
+@pytest.fixture(scope="module")
+def hits(seed_index: Path, embedder: Embedder) -> list[SearchHit]:
+    with Index.open(seed_index) as index:
+        return index.search(embedder.encode_query("What did Gazprom and SOCAR sign?"), 3)
+
+
+def test_supported_claims_get_exact_quotes(
+    hits: list[SearchHit], embedder: Embedder, seed_index: Path
+) -> None:
+    text = "Gazprom and SOCAR signed a deal on an extensive strategic partnership.[1]"
+    answer = CitationVerifier(embedder).run(text, hits)
+    assert [c.n for c in answer.citations] == [1]
+    c = answer.citations[0]
+    assert "strategic partnership" in c.quote and c.supported
+    with Index.open(seed_index) as index:
+        doc = index.document(c.doc_id)
+    assert doc is not None and doc.text[c.start : c.end] == c.quote
+    assert answer.sentences[0].supported and answer.answer.endswith("[1]")
+
+
+def test_markers_to_no_source_are_dropped_and_unsupported_claims_marked(
+    hits: list[SearchHit], embedder: Embedder
+) -> None:
+    text = (
+        "Gazprom and SOCAR agreed on a strategic partnership [1]. "
+        "The moon is made of green cheese and orbits Saturn [9]."
+    )
+    answer = CitationVerifier(embedder).run(text, hits)
+    assert "[9]" not in answer.answer
+    cheese = [s for s in answer.sentences if "cheese" in s.text]
+    assert cheese and cheese[0].supported is False and cheese[0].citations == []
+    assert {c.n for c in answer.citations} == {1}
+
+
+def test_an_uncited_supported_claim_gets_its_source(
+    hits: list[SearchHit], embedder: Embedder
+) -> None:
+    answer = CitationVerifier(embedder).run(
+        "Gazprom and SOCAR signed an extensive strategic partnership.", hits
+    )
+    assert answer.citations and answer.sentences[0].citations
+    assert answer.answer.endswith(f"[{answer.citations[0].n}]")
+
+
+def test_abstention_phrase_is_recognised() -> None:
+    phrase = "I cannot find the answer in the provided sources."
+    assert is_abstention("I cannot find the answer in the provided sources", phrase)
+    assert not is_abstention("Gazprom signed a deal [1].", phrase)

@@ -1,0 +1,136 @@
+"""Block Kit formatting and the reading of Slack messages (no network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.condense import Turn
+from server.extractive import Answer, Citation
+from server.slack.blocks import ABSTAINED, ASKED_BLOCK, answer_message, escape
+from server.slack.bot import question_text, thread_turns
+
+
+def cite(
+    n: int, quote: str, *, url: str | None = None, title: str | None = "An article"
+) -> Citation:
+    return Citation(n, "doc.txt", title, "doc.txt", quote, 0, len(quote), n, url)
+
+
+def elements(blocks: list[dict[str, Any]]) -> list[str]:
+    return [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
+
+
+def test_answer_then_sources_with_links_and_short_quotes() -> None:
+    long_quote = "Gazprom and SOCAR signed an extensive strategic partnership " + "word " * 80
+    answer = Answer(
+        "They signed a partnership [1]. It covers gas [2].",
+        [
+            cite(1, long_quote, url="https://example.com/a?x=1|2"),
+            cite(2, "It covers gas.", title=None),
+        ],
+        abstained=False,
+    )
+    text, blocks = answer_message(answer)
+    assert text == answer.answer
+    assert blocks[0] == {"type": "section", "text": {"type": "mrkdwn", "text": answer.answer}}
+    first, second = elements(blocks)
+    assert first.startswith("*[1]* <https://example.com/a?x=1%7C2|An article> — “Gazprom and SOCAR")
+    assert first.endswith("…”") and len(first) < 260
+    assert second == "*[2]* *doc.txt* — “It covers gas.”"  # no url: the title is not a link
+
+
+def test_article_text_cannot_ping_or_inject_links() -> None:
+    evil = "Alert <!channel> see <https://evil.example|here> & more"
+    answer = Answer(
+        f"{evil} [1]", [cite(1, evil, title="<b>T</b>", url="javascript:alert(1)")], False
+    )
+    text, blocks = answer_message(answer)
+    rendered = " ".join([text, blocks[0]["text"]["text"], *elements(blocks)])
+    assert "<!channel>" not in rendered and "<https://evil" not in rendered
+    assert "&lt;!channel&gt;" in rendered and "&amp; more" in rendered
+    assert "javascript:" not in rendered  # only web links are linked
+    assert "*&lt;b&gt;T&lt;/b&gt;*" in elements(blocks)[0]
+
+
+def test_abstained_answer_says_so_plainly() -> None:
+    text, blocks = answer_message(Answer("The articles do not cover this question.", [], True))
+    assert text == ABSTAINED
+    assert len(blocks) == 1 and ABSTAINED in blocks[0]["text"]["text"]
+
+
+def test_many_sources_are_split_into_context_blocks_of_ten() -> None:
+    answer = Answer("x", [cite(n, f"quote {n}") for n in range(1, 13)], False)
+    _, blocks = answer_message(answer)
+    contexts = [b for b in blocks if b["type"] == "context"]
+    assert [len(b["elements"]) for b in contexts] == [10, 2]
+
+
+def test_slash_command_echo_and_understood_as() -> None:
+    answer = Answer("A [1].", [cite(1, "A.")], False)
+    _, blocks = answer_message(answer, asked="a < b?", asker="U123", understood_as="x: y")
+    assert blocks[0]["block_id"] == ASKED_BLOCK
+    assert blocks[0]["elements"][0]["text"] == "<@U123> asked: a &lt; b?"
+    assert blocks[1]["elements"][0]["text"] == "_Understood as:_ x: y"
+    _, blocks = answer_message(answer, asked="q", asker="<!channel>")
+    assert blocks[0]["elements"][0]["text"] == "Asked: q"  # not a user id: no mention
+
+
+def test_question_text_undoes_slack_markup() -> None:
+    assert question_text("<@U0BOT> What did  Gazprom &amp; SOCAR sign?") == (
+        "What did Gazprom & SOCAR sign?"
+    )
+    assert question_text("<@U0BOT|citeline> see <https://x.org/a|this> in <#C1|general>") == (
+        "see this in general"
+    )
+    assert question_text("<!here> <https://x.org/a> &lt;3") == "https://x.org/a <3"
+    assert question_text("<@U0BOT>") == ""
+    assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_thread_turns_keep_questions_to_the_bot_and_its_answers() -> None:
+    messages: list[dict[str, Any]] = [
+        {"ts": "100.000001", "user": "UH", "text": "<@UBOT> What did Gazprom and SOCAR sign?"},
+        {"ts": "100.000002", "user": "UBOT", "bot_id": "BBOT", "text": "A partnership [1]."},
+        {"ts": "100.000003", "user": "UH2", "text": "people talking among themselves"},
+        {"ts": "100.000004", "bot_id": "BOTHER", "subtype": "bot_message", "text": "<@UBOT> hi"},
+        {"ts": "100.000005", "user": "UH", "subtype": "channel_join", "text": "<@UBOT> joined"},
+        {
+            "ts": "100.000006",
+            "user": "UBOT",
+            "bot_id": "BBOT",
+            "text": "Railway [1].",
+            "blocks": [
+                {
+                    "type": "context",
+                    "block_id": ASKED_BLOCK,
+                    "elements": [{"type": "mrkdwn", "text": "<@UH> asked: and the railway?"}],
+                }
+            ],
+        },
+        {"ts": "100.000010", "user": "UH", "text": "<@UBOT> and when?"},  # the question itself
+        {"ts": "100.000011", "user": "UH", "text": "<@UBOT> later"},
+    ]
+    turns = thread_turns(
+        messages, before_ts="100.000010", bot_user_id="UBOT", bot_id="BBOT", dm=False
+    )
+    assert turns == [
+        Turn("user", "What did Gazprom and SOCAR sign?"),
+        Turn("assistant", "A partnership [1]."),
+        Turn("user", "and the railway?"),
+        Turn("assistant", "Railway [1]."),
+    ]
+    in_dm = thread_turns(
+        messages, before_ts="100.000010", bot_user_id="UBOT", bot_id="BBOT", dm=True
+    )
+    assert Turn("user", "people talking among themselves") in in_dm
+
+
+def test_timestamps_compare_exactly() -> None:
+    # 16 significant digits: as floats these two would be equal
+    messages = [{"ts": "1700000000.000001", "user": "UH", "text": "<@UBOT> first question here"}]
+    assert thread_turns(
+        messages, before_ts="1700000000.000002", bot_user_id="UBOT", bot_id="B", dm=False
+    )
+    assert not thread_turns(
+        messages, before_ts="1700000000.000001", bot_user_id="UBOT", bot_id="B", dm=False
+    )
