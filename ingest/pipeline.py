@@ -154,7 +154,8 @@ class Ingestor:
                     summary.removed += 1
 
             changed = summary.added + summary.updated + summary.removed > 0
-            if changed:
+            # An index from an older Citeline lacks the keyword index: rebuild it.
+            if changed or writer.needs_upgrade:
                 manifest = writer.commit()
                 summary.committed = True
                 summary.documents, summary.chunks = manifest.documents, manifest.chunks

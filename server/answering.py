@@ -1,5 +1,9 @@
 """Answers for the HTTP routes: retrieval, then the LLM answerer when one is
-configured, else the extractive one; streamed or whole; follow-ups condensed."""
+configured, else the extractive one; streamed or whole; follow-ups condensed.
+
+The QAService (index + retrieval) is passed per call rather than held, so a
+reloaded index is picked up by the next request.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +12,41 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
+from index.retrieval import Mode
 from server.answers import Answer
+from server.citations import CitationVerifier
 from server.condense import Condenser
-from server.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
+from server.generative import GenerativeAnswerer, StreamEvent, extractive_stream
+from server.llm import LLMClient, LLMConfig
+from server.prompting import PromptBuilder, PromptTemplates
 from server.qa import QAService
+from server.settings import Settings
 
 Message = dict[str, str]
 
 
 @dataclass
 class AnswerService:
-    qa: QAService
     generative: GenerativeAnswerer | None
     condenser: Condenser
 
     async def stream(
-        self, question: str, top_k: int | None = None, **retrieval: object
+        self, qa: QAService, question: str, top_k: int | None = None, mode: Mode | None = None
     ) -> AsyncIterator[StreamEvent]:
-        vector, hits = await run_in_threadpool(self.qa.retrieve, question, top_k, **retrieval)
+        vector, hits = await run_in_threadpool(qa.retrieve, question, top_k, mode)
         if self.generative is None:
-            events = extractive_stream(self.qa.answerer, question, vector, hits)
+            events = extractive_stream(qa.answerer, question, vector, hits)
         else:
             events = self.generative.stream(question, vector, hits)
         async for event in events:
             yield event
 
-    async def ask(self, question: str, top_k: int | None = None, **retrieval: object) -> Answer:
-        vector, hits = await run_in_threadpool(self.qa.retrieve, question, top_k, **retrieval)
+    async def ask(
+        self, qa: QAService, question: str, top_k: int | None = None, mode: Mode | None = None
+    ) -> Answer:
+        vector, hits = await run_in_threadpool(qa.retrieve, question, top_k, mode)
         if self.generative is None:
-            return await run_in_threadpool(self.qa.answerer.run, question, vector, hits)
+            return await run_in_threadpool(qa.answerer.run, question, vector, hits)
         return await self.generative.run(question, vector, hits)
 
     async def condense(self, messages: Sequence[Message]) -> str:
@@ -44,11 +54,35 @@ class AnswerService:
         *history, last = messages
         return await self.condenser.run(last["content"], list(history))
 
+    async def aclose(self) -> None:
+        if self.generative is not None:
+            await self.generative.client.aclose()
 
-async def final_answer(events: AsyncIterator[StreamEvent]) -> Answer:
-    answer: Answer | None = None
-    async for event in events:
-        if isinstance(event, FinalEvent):
-            answer = event.answer
-    assert answer is not None
-    return answer
+    @classmethod
+    def from_settings(cls, settings: Settings, qa: QAService) -> AnswerService:
+        if not settings.llm_base_url:
+            return cls(None, Condenser())
+        client = LLMClient(
+            LLMConfig(
+                base_url=settings.llm_base_url,
+                model=settings.llm_model,
+                api_key=settings.llm_api_key,
+                timeout=settings.llm_timeout,
+                connect_timeout=settings.llm_connect_timeout,
+                max_tokens=settings.llm_answer_tokens,
+                temperature=settings.llm_temperature,
+            )
+        )
+        prompts = PromptBuilder(
+            PromptTemplates.load(settings.prompts_dir),
+            context_tokens=settings.llm_context_tokens,
+            answer_tokens=settings.llm_answer_tokens,
+        )
+        generative = GenerativeAnswerer(client, prompts, CitationVerifier(qa.embedder), qa.answerer)
+        return cls(generative, Condenser(client, prompts))
+
+    def describe(self) -> str:
+        if self.generative is None:
+            return "Answers: extractive (no LLM configured; set CITELINE_LLM_BASE_URL to add one)"
+        cfg = self.generative.client.config
+        return f"Answers: LLM {cfg.model} at {cfg.base_url}, extractive fallback"

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 
 from index.embedder import Embedder
 from server import errors
+from server.answering import AnswerService
 from server.qa import QAService
-from server.routes import health, page, retrieval
+from server.routes import answers as answer_routes
+from server.routes import health, openai_compat, page, retrieval
 from server.settings import Settings
 from server.slack import install_slack
 
@@ -30,6 +32,9 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
             top_k=settings.top_k,
         )
         app.state.qa = service
+        answers = AnswerService.from_settings(settings, service)
+        app.state.answers = answers
+        log.warning(answers.describe())
         log.info(
             "index loaded",
             extra={"documents": service.index.document_count, "chunks": service.index.chunk_count},
@@ -37,6 +42,7 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
         try:
             yield
         finally:
+            await answers.aclose()
             if qa is None:
                 service.index.close()
 
@@ -50,6 +56,8 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
     errors.install(app)
     app.include_router(health.router)
     app.include_router(retrieval.router)
+    app.include_router(answer_routes.router)
+    app.include_router(openai_compat.router)
     app.include_router(page.router)
     install_slack(app)
     return app

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from server.answering import AnswerService
 from server.qa import QAService
 from server.settings import Settings
 
@@ -15,10 +16,16 @@ def get_qa(request: Request) -> QAService:
     return qa
 
 
+def get_answers(request: Request) -> AnswerService:
+    answers: AnswerService = request.app.state.answers
+    return answers
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 QA = Annotated[QAService, Depends(get_qa)]
+AnswerSvc = Annotated[AnswerService, Depends(get_answers)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

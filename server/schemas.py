@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 # The documented limit; Settings.max_question_chars may lower it per deployment.
 MAX_TEXT = 2000
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 FilterValue = str | int | float | bool
+Mode = Literal["dense", "bm25", "hybrid"]
+_MODE_HELP = (
+    "dense (embeddings), bm25 (keywords) or hybrid (both, fused); "
+    "default: the server's CITELINE_RETRIEVAL_MODE (hybrid)"
+)
 
 
 class SearchRequest(BaseModel):
@@ -23,6 +28,7 @@ class SearchRequest(BaseModel):
         description="Exact matches on doc_id, title, author, source, url, date "
         'or any metadata key, e.g. {"category": "business"}',
     )
+    mode: Mode | None = Field(None, description=_MODE_HELP)
 
 
 class SearchResult(BaseModel):
@@ -33,7 +39,12 @@ class SearchResult(BaseModel):
     text: str
     start: int = Field(description="Offset of the passage in the article's cleaned text")
     end: int
-    score: float = Field(description="Cosine similarity to the query")
+    score: float = Field(
+        description="How well the passage matches, higher is better; comparable within one "
+        "response. dense: cosine similarity (-1..1); bm25: BM25 score of its article (>= 0); "
+        "hybrid: fused score (0..1), w * dense + (1 - w) * BM25, each rescaled between the "
+        "query's best and its 100th-best candidate"
+    )
 
 
 class SearchResponse(BaseModel):
@@ -45,6 +56,8 @@ class AskRequest(BaseModel):
 
     question: Text = Field(description="A question in plain words")
     top_k: int | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
+    mode: Mode | None = Field(None, description=_MODE_HELP)
+    stream: bool = Field(False, description="Answer as Server-Sent Events (see README)")
 
 
 class CitationOut(BaseModel):
@@ -57,12 +70,61 @@ class CitationOut(BaseModel):
     end: int
     chunk_id: int
     url: str | None = None
+    supported: bool = Field(
+        True, description="False when no sentence citing it is backed by the quote (LLM answers)"
+    )
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int] = Field(description="The [n] this sentence cites")
+    supported: bool = Field(description="Whether its best supporting span passed the threshold")
+    score: float
 
 
 class AskResponse(BaseModel):
     answer: str
     citations: list[CitationOut]
     abstained: bool
+    answerer: Literal["extractive", "llm"] = Field(
+        "extractive", description="llm when an LLM wrote the answer, else extractive"
+    )
+    fallback_reason: str | None = Field(
+        None, description="Why the LLM was not used for this answer, when one is configured"
+    )
+    sentences: list[SentenceOut] = Field(
+        default_factory=list, description="Per-sentence support of an LLM answer"
+    )
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)
+    ]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ChatMessage] = Field(
+        min_length=1, max_length=100, description="The conversation, oldest first; ends with user"
+    )
+    top_k: int | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
+    mode: Mode | None = Field(None, description=_MODE_HELP)
+    stream: bool = Field(False, description="Answer as Server-Sent Events (see README)")
+
+    @model_validator(mode="after")
+    def _ends_with_user(self) -> ChatRequest:
+        if self.messages[-1].role != "user":
+            raise ValueError("the last message must come from the user")
+        return self
+
+
+class ChatResponse(AskResponse):
+    condensed_question: str = Field(description="The standalone question that was answered")
 
 
 class DocumentResponse(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,3 +19,27 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10, description="Longest accepted question/query")
     embed_threads: int | None = Field(None, description="torch threads for the embedder")
     log_level: str = "warning"
+    retrieval_mode: Literal["dense", "bm25", "hybrid"] = Field(
+        "hybrid",
+        description="Default search mode; requests may override it with 'mode' "
+        "(dense = embeddings, bm25 = keywords, hybrid = both fused)",
+    )
+    fusion_dense_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Hybrid mode: weight of the dense side (0..1)"
+    )
+    fusion_candidates: int = Field(
+        100, ge=1, le=1000, description="Hybrid mode: documents each side brings to fusion"
+    )
+
+    # An OpenAI-compatible LLM (llama.cpp server, vLLM, Ollama, OpenAI); optional.
+    llm_base_url: str | None = Field(
+        None, description="e.g. http://127.0.0.1:8080/v1; unset = extractive answers only"
+    )
+    llm_model: str = Field("default", description="Model name sent to the LLM server")
+    llm_api_key: str | None = Field(None, description="Bearer token for the LLM server")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for an LLM answer")
+    llm_connect_timeout: float = Field(3.0, gt=0, description="Seconds to wait for a connection")
+    llm_context_tokens: int = Field(4096, ge=512, description="The model's context window")
+    llm_answer_tokens: int = Field(300, ge=16, description="Longest generated answer, in tokens")
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
+    prompts_dir: Path | None = Field(None, description="Folder of prompt templates")

@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, HTTPException
 
 from server.deps import QA, AppSettings
 from server.schemas import (
-    AskRequest,
-    AskResponse,
-    CitationOut,
     DocumentResponse,
     ErrorResponse,
     SearchRequest,
@@ -31,7 +26,7 @@ def _check_length(text: str, settings: AppSettings, field: str) -> None:
 @router.post("/search", response_model=SearchResponse, summary="Passages most similar to a query")
 def search(body: SearchRequest, qa: QA, settings: AppSettings) -> SearchResponse:
     _check_length(body.query, settings, "query")
-    hits = qa.search(body.query, body.top_k, body.filters)
+    hits = qa.search(body.query, body.top_k, body.filters, body.mode or settings.retrieval_mode)
     return SearchResponse(
         results=[
             SearchResult(
@@ -46,20 +41,6 @@ def search(body: SearchRequest, qa: QA, settings: AppSettings) -> SearchResponse
             )
             for h in hits
         ]
-    )
-
-
-@router.post("/ask", response_model=AskResponse, summary="A short answer with cited quotes")
-def ask(body: AskRequest, qa: QA, settings: AppSettings) -> AskResponse:
-    _check_length(body.question, settings, "question")
-    answer = qa.ask(body.question, body.top_k)
-    return AskResponse(
-        answer=answer.answer,
-        citations=[
-            CitationOut(**{k: v for k, v in asdict(c).items() if k != "score"})
-            for c in answer.citations
-        ],
-        abstained=answer.abstained,
     )
 
 

@@ -229,6 +229,7 @@
   function normaliseAnswer(data) {
     const citations = Array.isArray(data?.citations) ? data.citations : [];
     const sentences = Array.isArray(data?.sentences) ? data.sentences : [];
+    const text = (v) => (typeof v === "string" && v.trim() ? v.trim() : null);
     return {
       answer: typeof data?.answer === "string" ? data.answer : "",
       citations: citations.filter((c) => c && Number.isInteger(c.n)),
@@ -237,30 +238,60 @@
       unsupported: sentences
         .filter((x) => x && x.supported === false && typeof x.text === "string")
         .map((x) => x.text),
+      condensedQuestion: text(data?.condensed_question),
+      // Set when an LLM is configured but could not be used for this answer.
+      fallbackReason: text(data?.fallback_reason),
+      warning: null, // set by streamAnswer when the stream failed after all
     };
   }
 
+  // /v1/chat rejects more than 100 messages; the last few turns carry the context anyway.
+  const MAX_HISTORY_MESSAGES = 20;
+
   /**
-   * Get an answer. With /v1/chat the earlier turns go along; with plain /v1/ask each
-   * question is asked on its own (the conversation stays on screen only).
-   * onText(partialAnswer) is called while an answer streams in.
+   * Get an answer. With /v1/chat the earlier turns go along (the server makes the
+   * follow-up standalone); with plain /v1/ask each question is asked on its own.
+   * on.question(condensed) and on.text(partialAnswer) report a streamed answer's progress.
    */
-  async function getAnswer(question, history, onText, signal) {
+  async function getAnswer(question, history, on, signal) {
     const f = await features;
     const useChat = f.chat && history.length > 0;
     const path = useChat ? "v1/chat" : "v1/ask";
+    let earlier = history.slice(-MAX_HISTORY_MESSAGES);
+    if (earlier[0]?.role === "assistant") earlier = earlier.slice(1);
     const body = useChat
-      ? { messages: [...history, { role: "user", content: question }] }
+      ? { messages: [...earlier, { role: "user", content: question }] }
       : { question };
     if (useChat ? f.chatStream : f.askStream) {
-      return streamAnswer(path, { ...body, stream: true }, onText, signal);
+      return streamAnswer(path, { ...body, stream: true }, on, signal);
     }
     const response = await request(path, { method: "POST", body, signal });
     return normaliseAnswer(await response.json());
   }
 
-  /** Reads a server-sent-events answer: text deltas, then the final answer with citations. */
-  async function streamAnswer(path, body, onText, signal) {
+  /** One server-sent event: its name and its data lines joined (null when it has none). */
+  function parseEvent(raw) {
+    let event = "message";
+    const data = [];
+    for (const line of raw.split(/\r\n|\r|\n/)) {
+      if (line.startsWith(":")) continue; // a comment: the server's keep-alive ping
+      const colon = line.indexOf(":");
+      const name = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (name === "event") event = value;
+      else if (name === "data") data.push(value);
+    }
+    return { event, data: data.length ? data.join("\n") : null };
+  }
+
+  /**
+   * Reads a streamed answer (see server/routes/answers.py): `question` (chat only),
+   * `token`s, then `citations` with the whole answer, which replaces the streamed text
+   * (it may differ: markers that point at no source are removed), then `done`.
+   * An `error` with no answer after it fails the turn; one followed by an answer
+   * (an LLM cut off part-way) is shown as a warning beside that answer.
+   */
+  async function streamAnswer(path, body, on, signal) {
     const response = await request(path, { method: "POST", body, signal, accept: "text/event-stream" });
     if (!(response.headers.get("content-type") || "").includes("text/event-stream")) {
       return normaliseAnswer(await response.json()); // the server chose not to stream
@@ -269,48 +300,63 @@
     let buffer = "";
     let text = "";
     let final = null;
+    let failure = null;
+    let finished = false;
     const handle = (raw) => {
-      let event = "message";
-      const data = [];
-      for (const line of raw.split(/\r?\n/)) {
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-      }
-      if (!data.length) return;
+      const { event, data } = parseEvent(raw);
+      if (data === null) return;
       let payload;
       try {
-        payload = JSON.parse(data.join("\n"));
+        payload = JSON.parse(data);
       } catch {
-        payload = data.join("\n");
+        return; // not one of this API's events
       }
-      if (event === "error" || typeof payload?.error === "string") {
-        throw new ApiError(payload?.error || payload?.message || String(payload), 0);
-      }
-      if (payload && typeof payload === "object" && "answer" in payload && "citations" in payload) {
+      if (event === "question" && typeof payload?.condensed_question === "string") {
+        on.question(payload.condensed_question);
+      } else if (event === "token" && typeof payload?.text === "string") {
+        text += payload.text;
+        on.text(text);
+      } else if (event === "citations") {
         final = normaliseAnswer(payload);
-        return;
-      }
-      const delta =
-        typeof payload === "string"
-          ? payload
-          : ["delta", "text", "token", "content"].map((k) => payload?.[k]).find((v) => typeof v === "string");
-      if (delta) {
-        text += delta;
-        onText(text);
+      } else if (event === "error") {
+        failure = typeof payload?.error === "string" && payload.error ? payload.error : "the answer failed";
+      } else if (event === "done") {
+        finished = true;
       }
     };
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let match;
-      while ((match = /\r?\n\r?\n/.exec(buffer))) {
-        handle(buffer.slice(0, match.index));
-        buffer = buffer.slice(match.index + match[0].length);
+    try {
+      while (!finished) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let match;
+        while (!finished && (match = /\r\n\r\n|\n\n|\r\r/.exec(buffer))) {
+          handle(buffer.slice(0, match.index));
+          buffer = buffer.slice(match.index + match[0].length);
+        }
       }
+      if (!finished && buffer.trim()) handle(buffer);
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      throw new ApiError("The connection to the server was lost while answering. Try again.", 0);
     }
-    if (buffer.trim()) handle(buffer);
-    return final || normaliseAnswer({ answer: text, citations: [], abstained: !text });
+    if (finished) {
+      // Nothing more is due after `done`: answer now, and read the rest (the end of the
+      // response) in the background so the connection ends normally rather than aborted.
+      (async () => {
+        try {
+          while (!(await reader.read()).done);
+        } catch {
+          // The answer is already shown; a late network error changes nothing.
+        }
+      })();
+    }
+    if (final) {
+      if (failure) final.warning = sentence(failure);
+      return final;
+    }
+    if (failure) throw new ApiError(sentence(failure), 0);
+    throw new ApiError("The answer stopped before it was complete. Try again.", 0);
   }
 
   const documents = new Map();
@@ -374,6 +420,21 @@
       last = match.index + match[0].length;
     }
     if (last < text.length) parent.append(text.slice(last));
+  }
+
+  /** A partial answer while it streams: markers become inert numbers until citations arrive. */
+  function renderStreamingText(container, text) {
+    container.replaceChildren();
+    let last = 0;
+    for (const match of text.matchAll(/\[(\d+(?:\s*,\s*\d+)*)\]/g)) {
+      if (match.index > last) container.append(text.slice(last, match.index));
+      for (const n of match[1].split(",")) {
+        container.append(el("span", { className: "chip chip-pending", text: n.trim() }));
+      }
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) container.append(text.slice(last));
+    container.append(el("span", { className: "stream-caret", attrs: { "aria-hidden": "true" } }));
   }
 
   function renderAnswerText(container, result, onOpen) {
@@ -508,6 +569,38 @@
     return { card, label, body };
   }
 
+  function showStreaming(parts, partial) {
+    const { card, label, body } = parts;
+    if (card.dataset.state !== "streaming") {
+      card.dataset.state = "streaming";
+      label.replaceChildren(
+        el("span", { className: "thinking-dots", attrs: { "aria-hidden": "true" } }, el("i"), el("i"), el("i")),
+        "Answering…",
+      );
+    }
+    renderStreamingText(body, partial);
+  }
+
+  function normalQuestion(text) {
+    return text.toLowerCase().replace(/[\s?.!]+/g, " ").trim();
+  }
+
+  /**
+   * A follow-up is answered as the standalone question the server made of it; say
+   * which, quietly, when it differs from what was typed, so a wrong guess is visible.
+   */
+  function showUnderstoodAs(parts, question, condensed) {
+    if (!condensed || normalQuestion(condensed) === normalQuestion(question)) return;
+    const note = el(
+      "p",
+      { className: "understood-as" },
+      el("span", { className: "understood-as-label", text: "Understood as: " }),
+      el("q", { text: condensed }),
+    );
+    parts.understood.replaceChildren(note);
+    parts.understood.hidden = false;
+  }
+
   function showAnswer(parts, result) {
     const { card, label, body } = parts;
     card.setAttribute("aria-busy", "false");
@@ -516,6 +609,13 @@
     renderAnswerText(body, result, openSource);
     if (result.abstained) {
       card.append(el("p", { className: "answer-hint", text: "Try other words, or add articles that cover this." }));
+    }
+    if (result.warning) {
+      card.append(el("p", { className: "answer-note answer-warning", attrs: { "data-note": "warning" }, text: result.warning }));
+    }
+    if (result.fallbackReason) {
+      const why = `The language model could not be used (${result.fallbackReason}), so this answer quotes the articles directly.`;
+      card.append(el("p", { className: "answer-note", attrs: { "data-note": "fallback" }, text: why }));
     }
     const sources = renderSources(result, openSource);
     if (sources) card.append(sources);
@@ -542,24 +642,32 @@
     const generation = state.generation;
     ui.empty.hidden = true;
     const parts = answerCard();
+    parts.understood = el("div", { className: "understood" });
+    parts.understood.hidden = true;
     const turn = el(
       "li",
       { className: "turn" },
-      el("div", { className: "question" }, el("p", { className: "bubble", text: question })),
+      el("div", { className: "question" }, el("p", { className: "bubble", text: question }), parts.understood),
       parts.card,
     );
     ui.log.append(turn);
     scrollToBottom();
     setBusy(true);
     state.controller = new AbortController();
-    const onText = (partial) => {
-      parts.label.replaceChildren("Answering…");
-      parts.body.textContent = partial;
-      scrollToBottom();
+    const on = {
+      question: (condensed) => showUnderstoodAs(parts, question, condensed),
+      text: (partial) => {
+        if (generation !== state.generation) return;
+        // Follow the text as it grows, unless the reader has scrolled up to read.
+        const atBottom = ui.chat.scrollHeight - ui.chat.scrollTop - ui.chat.clientHeight < 80;
+        showStreaming(parts, partial);
+        if (atBottom) scrollToBottom();
+      },
     };
     try {
-      const result = await getAnswer(question, state.history, onText, state.controller.signal);
+      const result = await getAnswer(question, state.history, on, state.controller.signal);
       if (generation !== state.generation) return;
+      showUnderstoodAs(parts, question, result.condensedQuestion);
       showAnswer(parts, result);
       state.history.push({ role: "user", content: question }, { role: "assistant", content: result.answer });
     } catch (error) {

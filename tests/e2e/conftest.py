@@ -6,16 +6,19 @@ title and url carry markup and a javascript: url; the page must show all of it a
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Playwright, sync_playwright
 
 from index.embedder import Embedder
-from tests.conftest import ROOT, SEED_DIR, require_shared, start_server
+from tests.conftest import ROOT, SEED_DIR, free_port, require_shared, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,10 +66,8 @@ def e2e_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
     return index_dir
 
 
-@pytest.fixture(scope="session")
-def page_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log_path = tmp_path_factory.mktemp("e2e-logs") / "server.log"
-    proc, url = start_server(e2e_index, log_path)
+def _serve(index_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    proc, url = start_server(index_dir, log_path, env)
     try:
         yield url
     finally:
@@ -75,6 +76,115 @@ def page_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def page_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(e2e_index, tmp_path_factory.mktemp("e2e-logs") / "server.log")
+
+
+@pytest.fixture(scope="session")
+def dead_llm_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server configured with an LLM that is down: a port nothing listens on.
+    Every answer then really falls back to the extractive answerer and says why."""
+    env = {"CITELINE_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    log_path = tmp_path_factory.mktemp("e2e-logs") / "dead-llm-server.log"
+    yield from _serve(e2e_index, log_path, env)
+
+
+class HoldingRelay:
+    """A byte-for-byte TCP relay in front of the real server that can hold one event back.
+
+    The extractive answerer streams a whole answer within milliseconds, too fast to see,
+    assert or photograph the streaming state; and the real server cannot be made to drop
+    a connection part-way. Every byte passes through unchanged and in order; ``hold``
+    only delays the bytes from a named server-sent event on (until ``release``), and
+    ``cut`` closes the connection there instead, as a network failure would.
+    Events are matched within one read; the server writes each event in one piece.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._marker: bytes | None = None
+        self._cut = False
+        self._released = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        port = free_port()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._handle, "127.0.0.1", port), self._loop
+        ).result(timeout=10)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def hold(self, event: str) -> None:
+        """Hold back the next responses from their ``event`` on, until ``release``."""
+        self._released.clear()
+        self._cut = False
+        self._marker = f"event: {event}".encode()
+
+    def cut(self, event: str) -> None:
+        """Close the next stream's connection just before its ``event``."""
+        self.hold(event)
+        self._cut = True
+
+    def release(self) -> None:
+        self._marker = None
+        self._released.set()
+
+    async def _handle(
+        self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
+    ) -> None:
+        server_in, server_out = await asyncio.open_connection(*self._target)
+
+        async def requests() -> None:
+            try:
+                while data := await client_in.read(65536):
+                    server_out.write(data)
+                    await server_out.drain()
+            finally:
+                server_out.close()
+
+        async def responses() -> None:
+            try:
+                while data := await server_in.read(65536):
+                    marker = self._marker  # set from the test's thread
+                    at = data.find(marker) if marker else -1
+                    if at >= 0:
+                        client_out.write(data[:at])
+                        await client_out.drain()
+                        if self._cut:
+                            self.release()
+                            return
+                        while not self._released.is_set():
+                            await asyncio.sleep(0.02)
+                        data = data[at:]
+                    client_out.write(data)
+                    await client_out.drain()
+            finally:
+                client_out.close()
+
+        try:
+            await asyncio.gather(requests(), responses())
+        except (ConnectionError, OSError):
+            pass  # the browser or the server let go: nothing left to relay
+        finally:
+            server_out.close()
+            client_out.close()
+
+    def close(self) -> None:
+        self.release()
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def relay(page_server: str) -> Iterator[HoldingRelay]:
+    relay = HoldingRelay(page_server)
+    yield relay
+    relay.close()
 
 
 @pytest.fixture(scope="session")
@@ -115,12 +225,17 @@ OpenPage = Callable[..., Session]
 def open_page(browser: Browser, page_server: str) -> Iterator[OpenPage]:
     contexts = []
 
-    def open_(viewport: dict[str, int] | None = None, **context_options: object) -> Session:
+    def open_(
+        viewport: dict[str, int] | None = None,
+        base_url: str | None = None,
+        **context_options: object,
+    ) -> Session:
+        """A fresh browser context on the page at ``base_url`` (the e2e server by default)."""
         context = browser.new_context(viewport=viewport or DESKTOP, **context_options)  # type: ignore[arg-type]
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)
-        session = Session(page, page_server)
+        session = Session(page, base_url or page_server)
 
         def on_dialog(dialog: Dialog) -> None:
             session.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -133,7 +248,7 @@ def open_page(browser: Browser, page_server: str) -> Iterator[OpenPage]:
         page.on("dialog", on_dialog)
         page.on("console", on_console)
         page.on("pageerror", lambda exc: session.errors.append(f"uncaught: {exc}"))
-        page.goto(page_server + "/")
+        page.goto(session.url + "/")
         return session
 
     yield open_

@@ -1,5 +1,8 @@
 """The chat page at GET /, driven in Debian's chromium against a real server.
 
+The server streams answers (``"stream": true`` on /v1/ask and /v1/chat, see
+server/routes/answers.py) and the page uses it, so the tests read what the server sent
+from the server-sent events of the real responses.
 Screenshots of the main states go to test-artifacts/e2e/ (git-ignored).
 """
 
@@ -11,14 +14,58 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, Route, expect
+from playwright.sync_api import Locator, Page, Request, Response, Route, expect
 
-from tests.e2e.conftest import PHONE, OpenPage, Session
+from tests.e2e.conftest import PHONE, HoldingRelay, OpenPage, Session
 
 pytestmark = pytest.mark.slow
 
 GAZPROM = "What did Gazprom and SOCAR sign?"
+VISIT = "When did Putin visit Azerbaijan?"
+# A follow-up that means nothing alone: "there" is Azerbaijan, from the question before.
+DEALS = "What deals were signed there?"
 DONE = re.compile(r"^(answered|abstained|error)$")
+
+# The answer text as the page shows it, with each chip written back as its [n] marker
+# and the caret and screen-reader-only labels left out: comparable with the server's text.
+MARKED_TEXT = """e => {
+    const copy = e.cloneNode(true);
+    copy.querySelectorAll('.visually-hidden, .stream-caret').forEach(x => x.remove());
+    copy.querySelectorAll('.chip').forEach(x => x.replaceWith(`[${x.textContent}]`));
+    return copy.textContent;
+}"""
+
+Event = tuple[str, dict[str, Any]]
+
+
+def sse_events(body: str) -> list[Event]:
+    """The (event, data) pairs of a server-sent-events body, in order."""
+    events: list[Event] = []
+    for block in re.split(r"\r\n\r\n|\n\n", body):
+        name, data = "message", []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data.append(line[len("data:") :].removeprefix(" "))
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def streamed(response: Response) -> tuple[list[Event], dict[str, Any]]:
+    """The events of a real streamed answer, checked for the documented order, and its
+    final ``citations`` payload (the whole answer)."""
+    assert response.ok and response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.text())
+    names = [name for name, _ in events]
+    assert names[-2:] == ["citations", "done"], names
+    assert set(names[:-2]) <= {"question", "token"} and "token" in names, names
+    return events, events[-2][1]
+
+
+def sse(events: list[Event]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
 
 
 def ask(s: Session, question: str) -> Locator:
@@ -96,13 +143,16 @@ def test_answer_with_clickable_citation_and_highlighted_quote(open_page: OpenPag
         s.shot("02-thinking")
         held[0].continue_()
     page.unroute("**/v1/ask")
-    body = response_info.value.json()
+    response = response_info.value
+    assert response.request.post_data_json == {"question": GAZPROM, "stream": True}
+    _, body = streamed(response)
     first = next(c for c in body["citations"] if c["n"] == 1)
 
     expect(card).to_have_attribute("data-state", "answered")
     answer = card.locator(".answer-text")
     expect(answer).to_contain_text("strategic partnership")
     expect(answer).to_contain_text("Gazprom")
+    assert answer.evaluate(MARKED_TEXT) == body["answer"]
     # Markers became buttons; no literal "[1]" is left in the text.
     assert answer.locator("button.chip").count() == len(body["citations"]) >= 1
     assert "[1]" not in answer.inner_text()
@@ -150,14 +200,19 @@ def test_answer_with_clickable_citation_and_highlighted_quote(open_page: OpenPag
 def test_follow_up_abstention_and_new_chat(open_page: OpenPage) -> None:
     s = open_page()
     page = s.page
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     first = ask(s, GAZPROM)
     expect(first).to_have_attribute("data-state", "answered")
 
-    # Plain /v1/ask: the follow-up is asked on its own; the conversation stays on screen.
-    second = ask(s, "When did Putin visit Azerbaijan?")
+    # A question that stands on its own goes through /v1/chat like any later turn; the
+    # server keeps it as it is, so no "Understood as" line appears.
+    second = ask(s, VISIT)
     expect(second).to_have_attribute("data-state", "answered")
     expect(second.locator(".answer-text")).to_contain_text("19 August")
     expect(first.locator(".answer-text")).to_contain_text("strategic partnership")
+    expect(page.locator("#log .understood-as")).to_have_count(0)
+    assert [u.rsplit("/", 1)[-1] for u in posts] == ["ask", "chat"], posts
 
     third = ask(s, "What is the boiling point of tungsten?")
     expect(third).to_have_attribute("data-state", "abstained")
@@ -179,6 +234,8 @@ def test_follow_up_abstention_and_new_chat(open_page: OpenPage) -> None:
     expect(page.locator("#question")).to_be_focused()
     again = ask(s, GAZPROM)
     expect(again).to_have_attribute("data-state", "answered")
+    # A new chat forgets the old one: its first question is a plain /v1/ask again.
+    assert posts[-1].endswith("/v1/ask"), posts
     assert not s.errors, s.errors
 
 
@@ -307,16 +364,41 @@ def test_errors_are_shown_in_words_and_can_be_retried(open_page: OpenPage) -> No
     expect(page.locator("#log > li.turn")).to_have_count(1)
 
     # A real error in the real server's own words: the page never sends an over-long
-    # question, so the request is lengthened on its way to make the server refuse it.
-    page.route(
-        "**/v1/ask",
-        lambda route: route.continue_(post_data=json.dumps({"question": "x" * 2001})),
-    )
+    # question, so the follow-up is lengthened on its way; /v1/chat makes it standalone
+    # and refuses the result before any event is streamed.
+    def lengthen(route: Route) -> None:
+        body = route.request.post_data_json
+        body["messages"][-1]["content"] = "x" * 2001
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/v1/chat", lengthen)
     refused = ask(s, GAZPROM)
     expect(refused).to_have_attribute("data-state", "error")
-    expect(refused).to_contain_text("'question' is too long: at most 2000 characters")
+    expect(refused).to_contain_text("the condensed question is")
+    expect(refused).to_contain_text("the limit is 2000. Shorten it.")
     assert len(s.errors) == 2, s.errors  # the browser's own log lines for the two failures
     assert "ERR_CONNECTION_REFUSED" in s.errors[0] and "422" in s.errors[1], s.errors
+
+
+def test_a_stream_cut_part_way_is_an_error_that_can_be_retried(
+    open_page: OpenPage, relay: HoldingRelay
+) -> None:
+    """The relay closes the real server's stream after its tokens, before the final
+    answer: the page must not present the half-read text as an answer."""
+    s = open_page(base_url=relay.url)
+    page = s.page
+    relay.cut("citations")
+    card = ask(s, GAZPROM)
+    expect(card).to_have_attribute("data-state", "error")
+    expect(card).to_contain_text("lost while answering")
+    expect(card.locator("button.chip")).to_have_count(0)
+
+    card.get_by_role("button", name="Try again").click()
+    retried = page.locator("#log article.answer").first
+    expect(retried).to_have_attribute("data-state", "answered")
+    expect(retried.locator(".answer-text")).to_contain_text("strategic partnership")
+    expect(page.locator("#log > li.turn")).to_have_count(1)
+    assert all("ERR_" in e for e in s.errors), s.errors  # only the cut itself is logged
 
 
 def test_api_key_prompt_and_storage(open_page: OpenPage) -> None:
@@ -370,79 +452,191 @@ def test_api_key_prompt_and_storage(open_page: OpenPage) -> None:
     assert all("401" in e for e in s.errors), s.errors
 
 
-def _sse(events: list[tuple[str, dict[str, Any]]]) -> str:
-    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+def test_streamed_answer_then_a_follow_up_through_chat(
+    open_page: OpenPage, relay: HoldingRelay
+) -> None:
+    """Real streaming from the real server. The relay holds each final ``citations``
+    event back until the streaming state has been checked and photographed."""
+    s = open_page(base_url=relay.url)
+    page = s.page
+    posts: list[Request] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+
+    relay.hold("citations")
+    with page.expect_response("**/v1/ask") as first_info:
+        page.locator("#question").fill(VISIT)
+        page.locator("#question").press("Enter")
+        card = page.locator("#log article.answer").first
+        text = card.locator(".answer-text")
+        expect(card).to_have_attribute("data-state", "streaming")
+        expect(text).to_contain_text("19 August")
+        expect(card.locator(".answer-label")).to_have_text("Answering…")
+        expect(card).to_have_attribute("aria-busy", "true")
+        # Markers show as numbers but cannot be opened before the citations arrive.
+        expect(text.locator(".chip-pending").first).to_have_text("1")
+        expect(text.locator("button")).to_have_count(0)
+        expect(text.locator(".stream-caret")).to_be_visible()
+        shown_while_streaming = text.evaluate(MARKED_TEXT)
+        s.shot("12-streaming")
+        relay.release()
+    events, final = streamed(first_info.value)
+    assert "question" not in [name for name, _ in events]  # /v1/ask does not condense
+    tokens = "".join(data["text"] for name, data in events if name == "token")
+    assert "19 August" in shown_while_streaming and tokens.startswith(shown_while_streaming)
+
+    expect(card).to_have_attribute("data-state", "answered")
+    expect(card).to_have_attribute("aria-busy", "false")
+    assert text.evaluate(MARKED_TEXT) == final["answer"]
+    expect(text.locator("button.chip")).to_have_count(len(final["citations"]))
+    expect(text.locator(".chip-pending, .stream-caret")).to_have_count(0)
+    expect(page.locator("#log .understood-as")).to_have_count(0)
+
+    relay.hold("citations")
+    with page.expect_response("**/v1/chat") as follow_info:
+        page.locator("#question").fill(DEALS)
+        page.locator("#question").press("Enter")
+        turn = page.locator("#log > li.turn").nth(1)
+        follow = turn.locator("article.answer")
+        understood = turn.locator(".understood-as")
+        expect(follow).to_have_attribute("data-state", "streaming")
+        # The condensed question arrives first and is shown while the answer streams.
+        expect(understood).to_contain_text("Understood as:")
+        expect(understood).to_contain_text("Putin visit Azerbaijan")
+        s.shot("13-follow-up-streaming")
+        relay.release()
+    response = follow_info.value
+    assert response.request.post_data_json == {
+        "messages": [
+            {"role": "user", "content": VISIT},
+            {"role": "assistant", "content": final["answer"]},
+            {"role": "user", "content": DEALS},
+        ],
+        "stream": True,
+    }
+    events, chat_final = streamed(response)
+    assert events[0][0] == "question"
+    condensed = events[0][1]["condensed_question"]
+    assert condensed != DEALS and DEALS.lower() in condensed.lower()
+    assert chat_final["condensed_question"] == condensed
+
+    expect(follow).to_have_attribute("data-state", "answered")
+    expect(understood).to_have_text(f"Understood as: {condensed}")
+    expect(follow.locator(".answer-text")).to_contain_text("intelligence-sharing")
+    assert follow.locator(".answer-text").evaluate(MARKED_TEXT) == chat_final["answer"]
+    assert [r.url.rsplit("/", 1)[-1] for r in posts] == ["ask", "chat"]
+    page.locator("#chat").evaluate("e => e.scrollTop = e.scrollHeight")
+    s.shot("14-follow-up-answer")
+    assert not s.errors, s.errors
 
 
-def test_streaming_and_chat_when_the_server_offers_them(open_page: OpenPage) -> None:
-    """Streaming and /v1/chat are not in the server yet (the generated-answers issue).
-    These routes stand in for them: the OpenAPI schema is the real one plus the two
-    features, and the streamed events carry a real /v1/ask answer cut into pieces. The
-    event shapes are this page's assumption and must be checked when streaming lands."""
+def test_llm_fallback_is_explained(open_page: OpenPage, dead_llm_server: str) -> None:
+    """A real server configured with an LLM that is down: its answers fall back to
+    quotes and carry ``fallback_reason``, which the page must show."""
+    s = open_page(base_url=dead_llm_server)
+    page = s.page
+    with page.expect_response("**/v1/ask") as info:
+        card = ask(s, GAZPROM)
+    _, final = streamed(info.value)
+    assert final["answerer"] == "extractive" and final["fallback_reason"]
+    expect(card).to_have_attribute("data-state", "answered")
+    note = card.locator("[data-note='fallback']")
+    expect(note).to_contain_text("language model could not be used")
+    expect(note).to_contain_text(final["fallback_reason"])
+    s.shot("15-llm-unavailable")
+    assert not s.errors, s.errors
+
+
+def _split_answer(answer: str) -> tuple[str, str]:
+    """The two sentences of the extractive answer to GAZPROM, each with its marker."""
+    cut = answer.index("[1]") + len("[1]")
+    return answer[:cut], answer[cut:].strip()
+
+
+def test_llm_only_stream_shapes_simulated(open_page: OpenPage) -> None:
+    """Simulated, because only an LLM answer can produce these and no LLM runs in this
+    test: a sentence its sources do not back (``supported: false``), a marker that the
+    final answer drops (so the final text differs from the streamed one), and an
+    ``error`` event followed by the partial answer when the LLM is cut off part-way.
+    Each stream is built from the real server's own streamed answer to the same
+    request, in its real event format, and changed only in those LLM-only ways."""
     s = open_page()
     page = s.page
-    bodies: list[tuple[str, dict[str, Any]]] = []
 
-    def advertise(route: Route) -> None:
-        spec = route.fetch().json()
-        spec["components"]["schemas"]["AskRequest"]["properties"]["stream"] = {"type": "boolean"}
-        spec["components"]["schemas"]["ChatRequest"] = {
-            "properties": {"messages": {"type": "array"}, "stream": {"type": "boolean"}}
+    def unsupported_answer(route: Route) -> None:
+        _, real = streamed_route(route)
+        first, second = _split_answer(real["answer"])
+        written = f"{first} {second}[7]"  # [7]: a source the model made up
+        tokens = [("token", {"text": written[i : i + 24]}) for i in range(0, len(written), 24)]
+        final = {
+            **real,
+            "answerer": "llm",
+            "citations": [{**c, "supported": c["n"] != 2} for c in real["citations"]],
+            "sentences": [
+                {"text": first, "citations": [1], "supported": True, "score": 0.82},
+                {"text": second, "citations": [2], "supported": False, "score": 0.41},
+            ],
         }
-        spec["paths"]["/v1/chat"] = {
-            "post": {
-                "requestBody": {
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}
-                    }
-                }
-            }
-        }
-        route.fulfill(json=spec)
+        body = sse([*tokens, ("citations", final), ("done", {})])
+        route.fulfill(status=200, content_type="text/event-stream", body=body)
 
-    def stream(route: Route) -> None:
-        body: dict[str, Any] = route.request.post_data_json or {}
-        bodies.append((route.request.url.rsplit("/", 1)[-1], body))
-        question = body["question"] if "question" in body else body["messages"][-1]["content"]
-        real = route.fetch(
-            url=route.request.url.replace("/v1/chat", "/v1/ask"),
-            post_data=json.dumps({"question": question}),
-        ).json()
-        text = real["answer"]
-        half = len(text) // 2
-        first_sentence = text[: text.index("[1]") + 3]
-        sentences = [{"text": first_sentence, "citations": [1], "supported": False, "score": 0.3}]
-        final = {**real, "sentences": sentences}
-        final["citations"][0]["supported"] = False
-        events = [("token", {"text": text[:half]}), ("token", {"text": text[half:]})]
-        route.fulfill(
-            status=200,
-            headers={"Content-Type": "text/event-stream"},
-            body=_sse([*events, ("final", final)]),
+    partial_answers: list[str] = []
+
+    def cut_off_answer(route: Route) -> None:
+        events, real = streamed_route(route)
+        first, _ = _split_answer(real["answer"])
+        partial_answers.append(first)
+        question = [e for e in events if e[0] == "question"]
+        partial = {
+            **real,
+            "answer": first,
+            "answerer": "llm",
+            "citations": [c for c in real["citations"] if c["n"] == 1],
+            "sentences": [{"text": first, "citations": [1], "supported": True, "score": 0.8}],
+        }
+        body = sse(
+            [
+                *question,
+                ("token", {"text": first}),
+                ("error", {"error": "the answer was cut off: the LLM stopped responding"}),
+                ("citations", partial),
+                ("done", {}),
+            ]
         )
+        route.fulfill(status=200, content_type="text/event-stream", body=body)
 
-    page.route("**/openapi.json", advertise)
-    page.route("**/v1/ask", stream)
-    page.route("**/v1/chat", stream)
-    page.reload()
+    page.route("**/v1/ask", unsupported_answer)
+    page.route("**/v1/chat", cut_off_answer)
 
     card = ask(s, GAZPROM)
     expect(card).to_have_attribute("data-state", "answered")
-    expect(card.locator(".answer-text")).to_contain_text("strategic partnership")
-    expect(card.locator(".answer-text button.chip")).to_have_count(2)
-    unsupported = card.locator("[data-unsupported]")
+    text = card.locator(".answer-text")
+    # The final answer replaced the streamed text: the made-up [7] is gone.
+    assert "[7]" not in text.evaluate(MARKED_TEXT)
+    expect(text.locator("button.chip")).to_have_count(2)
+    unsupported = text.locator("[data-unsupported]")
     expect(unsupported).to_have_count(1)
-    expect(unsupported).to_contain_text("The most significant was a deal")
-    expect(card.locator(".answer-text button.chip-weak")).to_have_count(1)
-    expect(card.locator(".answer-text button.chip-weak")).to_have_attribute("data-n", "1")
-    s.shot("12-streamed-unsupported")
+    expect(unsupported).to_contain_text("may provide a solution for Russia")
+    expect(unsupported).to_contain_text("(not supported by the sources)")
+    expect(unsupported).not_to_contain_text("strategic partnership")
+    weak = text.locator("button.chip-weak")
+    expect(weak).to_have_count(1)
+    expect(weak).to_have_attribute("data-n", "2")
+    expect(weak).to_have_attribute("aria-label", re.compile(r"^Source 2, weak support"))
+    s.shot("16-llm-unsupported")
 
-    follow = ask(s, "When did Putin visit Azerbaijan?")
-    expect(follow.locator(".answer-text")).to_contain_text("19 August")
-    assert [name for name, _ in bodies] == ["ask", "chat"]
-    assert bodies[0][1] == {"question": GAZPROM, "stream": True}
-    messages = bodies[1][1]["messages"]
-    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert messages[0]["content"] == GAZPROM and "strategic partnership" in messages[1]["content"]
-    assert bodies[1][1]["stream"] is True
+    follow = ask(s, "And when was it signed?")
+    expect(follow).to_have_attribute("data-state", "answered")
+    assert follow.locator(".answer-text").evaluate(MARKED_TEXT) == partial_answers[0]
+    warning = follow.locator("[data-note='warning']")
+    expect(warning).to_have_text("The answer was cut off: the LLM stopped responding.")
+    s.shot("17-llm-cut-off")
     assert not s.errors, s.errors
+
+
+def streamed_route(route: Route) -> tuple[list[Event], dict[str, Any]]:
+    """The real server's streamed answer to the request a route intercepted."""
+    response = route.fetch()
+    assert response.ok, response.text()
+    events = sse_events(response.text())
+    assert [name for name, _ in events][-2:] == ["citations", "done"], events
+    return events, events[-2][1]

@@ -1,0 +1,169 @@
+"""``citeline eval``: retrieval quality on BEIR folders, answer quality on QA sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+eval_app = typer.Typer(
+    help="Measure retrieval and answer quality.", no_args_is_help=True, add_completion=False
+)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+ModeChoice = Literal["dense", "bm25", "hybrid", "all"]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@eval_app.command("retrieval")
+def retrieval(
+    folder: Annotated[
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    ],
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index",
+            "-i",
+            help="Reuse this index if it exists, else ingest the corpus into it "
+            "[default: a temporary index]",
+        ),
+    ] = None,
+    mode: Annotated[ModeChoice, typer.Option(help="Retrieval mode, or all side by side")] = "all",
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score")] = "test",
+    dense_weight: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Hybrid: weight of the dense side")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option(help="Passage size when ingesting")] = 200,
+    overlap: Annotated[int, typer.Option(help="Sentence overlap when ingesting")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """nDCG@10, Recall@10/100, MRR@10 (document level) and latency per retrieval mode."""
+    from citeline.evaluation.beir import BeirError, evaluate, load_beir, prepared_index
+    from index.embedder import Embedder
+    from index.retrieval import MODES, FusionSettings
+    from index.store import Index, IndexUnavailable
+    from ingest.chunker import ChunkerSettings
+    from server.settings import Settings
+
+    try:
+        data = load_beir(folder, split)
+    except (BeirError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    settings = Settings()
+    fusion = FusionSettings(
+        dense_weight=settings.fusion_dense_weight if dense_weight is None else dense_weight,
+        candidates=settings.fusion_candidates,
+    )
+    modes = list(MODES) if mode == "all" else [mode]
+    with err.status("loading the embedding model...", spinner="dots"):
+        embedder = Embedder(threads=settings.embed_threads)
+    chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
+    status = err.status("preparing the index...", spinner="dots")
+
+    def ingesting(done: int, total: int, chunks: int) -> None:
+        status.update(f"ingesting the corpus: {chunks} passages embedded")
+
+    try:
+        with (
+            status,
+            prepared_index(data, embedder, index, chunker, ingesting) as (index_dir, summary),
+            Index.open(index_dir) as opened,
+        ):
+            status.update(f"running {len(data.queries)} queries x {len(modes)} modes...")
+            results = evaluate(opened, embedder, data, modes, fusion)
+            documents, passages = opened.document_count, opened.chunk_count
+    except (BeirError, IndexUnavailable) as exc:
+        raise _fail(str(exc)) from None
+
+    failed = len(summary.failed) if summary else 0
+    if as_json:
+        report = {
+            "dataset": str(folder),
+            "split": split,
+            "queries": results[0].queries if results else 0,
+            "documents": documents,
+            "passages": passages,
+            "failed_documents": failed,
+            "dense_weight": fusion.dense_weight,
+            "results": {r.mode: r.as_dict() for r in results},
+        }
+        out.print_json(json.dumps(report))
+        return
+    table = Table(
+        title=f"{folder.name}: {results[0].queries} queries, {documents} documents, "
+        f"{passages} passages",
+        caption="document level; latency per query incl. embedding the query",
+    )
+    for col in ("mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p99 ms"):
+        table.add_column(col, justify="left" if col == "mode" else "right")
+    for r in results:
+        table.add_row(
+            r.mode,
+            f"{r.ndcg_10:.3f}",
+            f"{r.recall_10:.3f}",
+            f"{r.recall_100:.3f}",
+            f"{r.mrr_10:.3f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p99_ms:.1f}",
+        )
+    out.print(table)
+    if failed:
+        err.print(f"[yellow]{failed} corpus documents could not be ingested[/]")
+
+
+@eval_app.command("qa")
+def qa(
+    file: Annotated[
+        Path, typer.Argument(help='jsonl of {"question", "answers": [..], "gold_doc_id"?}')
+    ],
+    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory to ask")],
+    mode: Annotated[
+        Literal["dense", "bm25", "hybrid"] | None,
+        typer.Option(help="Retrieval mode [default: $CITELINE_RETRIEVAL_MODE]"),
+    ] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Passages to read")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answers whose cited quotes contain a gold answer, citation accuracy, abstention."""
+    from citeline.evaluation.qa import QaSetError, evaluate_qa, load_qa_set
+    from index.store import IndexUnavailable
+    from server.qa import QAService
+    from server.settings import Settings
+
+    try:
+        items = load_qa_set(file)
+    except (QaSetError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    settings = Settings()
+    try:
+        with err.status("loading the index and the model...", spinner="dots"):
+            service = QAService.load(index, top_k=settings.top_k, mode=mode)
+    except IndexUnavailable as exc:
+        raise _fail(str(exc)) from None
+    with err.status(f"asking {len(items)} questions...", spinner="dots"):
+        report = evaluate_qa(service, items, top_k)
+    service.index.close()
+    if as_json:
+        out.print_json(json.dumps({"file": str(file), "mode": service.mode, **report.as_dict()}))
+        return
+    table = Table(title=f"{file.name}: {report.questions} questions, mode {service.mode}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in report.rows():
+        table.add_row(label, value)
+    out.print(table)
+
+
+if __name__ == "__main__":
+    eval_app()

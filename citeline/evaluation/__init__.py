@@ -1,0 +1,1 @@
+"""Measuring Citeline: retrieval quality on BEIR folders and answer quality on QA sets."""

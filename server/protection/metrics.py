@@ -1,0 +1,271 @@
+"""Prometheus metrics: one registry per app, served at ``GET /metrics``.
+
+Every app gets its own ``CollectorRegistry`` (tests build several apps in one
+process; the global default registry would refuse the second one's metrics).
+Other modules reach the app's metrics through the request::
+
+    from server.protection.metrics import observe_answer, time_retrieval
+
+    with time_retrieval(request, mode="hybrid"):
+        hits = qa.search(...)
+    observe_answer(request, "extractive", seconds, abstained=answer.abstained)
+
+Every helper is a no-op when the app has no metrics installed, so callers need
+no checks. Labels are fixed small sets (route templates, never raw paths).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    write_to_textfile,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Request latency: sub-10 ms probes up to LLM answers of tens of seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+UNMATCHED = "<unmatched>"
+
+
+class _Summary(Protocol):
+    """What ``record_ingest`` reads: ingest.pipeline.IngestSummary fits."""
+
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    failed: list[Any]
+    chunks_embedded: int
+    seconds: float
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "citeline_http_requests",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "citeline_http_request_duration_seconds",
+            "Time from request to the last byte of the response",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "citeline_http_requests_in_flight", "Requests being handled now", registry=r
+        )
+        self.refused = Counter(
+            "citeline_http_refused",
+            "Requests refused before reaching a route",
+            ["reason"],  # auth, rate_limit, body_too_large
+            registry=r,
+        )
+        self.retrieval = Histogram(
+            "citeline_retrieval_duration_seconds",
+            "Retrieval time (question embedding + search)",
+            ["mode"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.answer = Histogram(
+            "citeline_answer_duration_seconds",
+            "Answer time after retrieval",
+            ["answerer"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.answers = Counter(
+            "citeline_answers",
+            "Answers given, by answerer and whether it abstained",
+            ["answerer", "abstained"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "citeline_index_reloads",
+            "Index reload attempts by outcome (swapped, unchanged, failed)",
+            ["trigger", "outcome"],
+            registry=r,
+        )
+        self.ingest_documents = Counter(
+            "citeline_ingest_documents",
+            "Documents seen by ingest runs, by outcome",
+            ["outcome"],  # added, updated, unchanged, removed, failed
+            registry=r,
+        )
+        self.ingest_passages = Counter(
+            "citeline_ingest_passages_embedded", "Passages embedded by ingest runs", registry=r
+        )
+        self.ingest_seconds = Histogram(
+            "citeline_ingest_duration_seconds",
+            "Duration of ingest runs",
+            buckets=(1, 5, 15, 60, 300, 900, 3600),
+            registry=r,
+        )
+
+    def record_ingest(self, summary: _Summary) -> None:
+        for outcome in ("added", "updated", "unchanged", "removed"):
+            self.ingest_documents.labels(outcome=outcome).inc(getattr(summary, outcome))
+        self.ingest_documents.labels(outcome="failed").inc(len(summary.failed))
+        self.ingest_passages.inc(summary.chunks_embedded)
+        self.ingest_seconds.observe(summary.seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def write_ingest_metrics(summary: _Summary, path: str) -> None:
+    """Write one ingest run's counters for node_exporter's textfile collector.
+
+    ``citeline ingest`` is a separate process from the server, so its counters
+    cannot appear in the server's /metrics; this file (written atomically) can.
+    """
+    metrics = Metrics()
+    metrics.record_ingest(summary)
+    Gauge(
+        "citeline_ingest_last_run_timestamp_seconds",
+        "When the last ingest run finished",
+        registry=metrics.registry,
+    ).set_to_current_time()
+    write_to_textfile(path, metrics.registry)
+
+
+class IndexCollector(Collector):
+    """Index size read at scrape time, so a reloaded index shows at once."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def collect(self) -> Iterable[Metric]:
+        qa = getattr(self._state, "qa", None)
+        ready = GaugeMetricFamily(
+            "citeline_index_ready", "1 when an index is loaded and served, else 0"
+        )
+        ready.add_metric([], 1.0 if qa is not None else 0.0)
+        yield ready
+        if qa is None:
+            return
+        index = qa.index
+        docs = GaugeMetricFamily("citeline_index_documents", "Documents in the served index")
+        docs.add_metric([], float(index.document_count))
+        chunks = GaugeMetricFamily("citeline_index_passages", "Passages in the served index")
+        chunks.add_metric([], float(index.chunk_count))
+        created = GaugeMetricFamily(
+            "citeline_index_generation_created_timestamp_seconds",
+            "When the served index generation was written (its ingest time)",
+            labels=["generation"],
+        )
+        created.add_metric([index.manifest.generation], float(index.manifest.created_at))
+        yield from (docs, chunks, created)
+
+
+def metrics_of(obj: Request | Any) -> Metrics | None:
+    """The app's metrics from a request or an app, or None when not installed."""
+    app = obj.app if isinstance(obj, Request) else obj
+    state = getattr(app, "state", None)
+    found = getattr(state, "metrics", None) if state is not None else None
+    return found if isinstance(found, Metrics) else None
+
+
+def observe_retrieval(obj: Request | Any, mode: str, seconds: float) -> None:
+    m = metrics_of(obj)
+    if m is not None:
+        m.retrieval.labels(mode=mode).observe(seconds)
+
+
+def observe_answer(
+    obj: Request | Any, answerer: str, seconds: float, *, abstained: bool | None = None
+) -> None:
+    m = metrics_of(obj)
+    if m is not None:
+        m.answer.labels(answerer=answerer).observe(seconds)
+        if abstained is not None:
+            m.answers.labels(answerer=answerer, abstained=str(abstained).lower()).inc()
+
+
+@contextmanager
+def time_retrieval(obj: Request | Any, mode: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        observe_retrieval(obj, mode, time.perf_counter() - started)
+
+
+@contextmanager
+def time_answer(obj: Request | Any, answerer: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        observe_answer(obj, answerer, time.perf_counter() - started)
+
+
+class MetricsMiddleware:
+    """Counts and times every request, refused ones included, by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # if the app raises before answering
+        started = time.perf_counter()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            self.metrics.in_flight.dec()
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            route = self._route(scope)
+            self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
+            self.metrics.latency.labels(method=method, route=route).observe(
+                time.perf_counter() - started
+            )
+
+    @staticmethod
+    def _route(scope: Scope) -> str:
+        # Set by the router. Requests refused before routing (401, 413, 429) and
+        # unknown paths have none: counting raw paths would let clients invent labels.
+        path = getattr(scope.get("route"), "path", None)
+        return path if isinstance(path, str) else UNMATCHED
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/metrics")
+async def metrics_endpoint(request: Request) -> Response:
+    m = metrics_of(request)
+    if m is None:
+        return Response("metrics are not installed\n", status_code=404, media_type="text/plain")
+    return Response(m.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,244 @@
+"""Live index reload: load the new generation beside the old one, then swap.
+
+``citeline ingest`` writes a complete new generation and replaces the index's
+CURRENT file atomically (index/store.py). The server notices (a watcher polling
+CURRENT, or ``POST /v1/admin/reload``), opens the new generation, builds a new
+QAService sharing the loaded embedder, runs one query through it, and only then
+replaces ``app.state.qa`` in one assignment. A request that already took the old
+service finishes on it; the old index is not closed explicitly (that would break
+those requests): its SQLite connection and vectors are freed when the last
+request holding it ends. During a reload both indexes are in memory.
+
+The same path recovers a server that started with an unreadable index
+(``app.state.qa`` None, ``app.state.index_error`` set): the watcher retries
+when CURRENT changes and every ``RECOVERY_RETRY`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from index.store import CURRENT, Index, IndexUnavailable
+from server.protection.metrics import Metrics
+from server.qa import QAService
+from server.schemas import ErrorResponse
+
+log = logging.getLogger("citeline.reload")
+
+# A server without a loadable index tries again this often even if CURRENT is unchanged
+# (someone may restore a damaged file in place).
+RECOVERY_RETRY = 30.0
+WARM_UP_QUERY = "index warm-up query"
+
+
+class ReloadFailed(Exception):
+    def __init__(self, message: str, *, serving: bool) -> None:
+        super().__init__(message)
+        self.serving = serving
+
+
+class ReloadResult(BaseModel):
+    reloaded: bool = Field(description="True when a new index generation is now served")
+    generation: str = Field(description="The generation served after this call")
+    previous: str | None = Field(None, description="The generation served before, if replaced")
+    documents: int
+    chunks: int
+    seconds: float = Field(description="Time spent loading and checking the new generation")
+
+
+class Reloader:
+    def __init__(self, app: FastAPI, metrics: Metrics, interval: float) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.interval = interval
+        self._lock = threading.Lock()
+        # A generation that failed to load is not retried until CURRENT changes.
+        self._failed_pointer: str | None = None
+        self._last_attempt = 0.0
+        self._embedder: Any = None
+        # Loading runs in its own worker thread: it must not wait behind a
+        # threadpool full of requests, nor take their places.
+        self._limiter = anyio.CapacityLimiter(1)
+
+    # -- where the index is ---------------------------------------------------
+
+    @property
+    def served(self) -> QAService | None:
+        return getattr(self.app.state, "qa", None)
+
+    def root(self) -> Path:
+        served = self.served
+        if served is not None:
+            return Path(served.index.root)
+        return Path(self.app.state.settings.index)
+
+    def pointer(self) -> str | None:
+        """The generation CURRENT names now, or None if it cannot be read."""
+        try:
+            return (self.root() / CURRENT).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def due(self) -> bool:
+        """Whether the watcher should attempt a reload now."""
+        pointer = self.pointer()
+        served = self.served
+        if served is not None:
+            return pointer is not None and pointer not in (
+                served.index.generation.name,
+                self._failed_pointer,
+            )
+        return (
+            pointer != self._failed_pointer
+            or time.monotonic() - self._last_attempt >= RECOVERY_RETRY
+        )
+
+    # -- reloading ------------------------------------------------------------------
+
+    def reload(self, *, trigger: str, force: bool = False) -> ReloadResult:
+        """Blocking; run in a worker thread. One reload at a time."""
+        with self._lock:
+            old = self.served
+            pointer = self.pointer()
+            self._last_attempt = time.monotonic()
+            if old is not None and not force and pointer == old.index.generation.name:
+                self.metrics.reloads.labels(trigger=trigger, outcome="unchanged").inc()
+                return _result(old, reloaded=False, previous=None, seconds=0.0)
+            started = time.perf_counter()
+            try:
+                new = self._build(old)
+            except Exception as exc:  # any failure must leave the served index alone
+                self._failed_pointer = pointer
+                self.metrics.reloads.labels(trigger=trigger, outcome="failed").inc()
+                message = str(exc) if isinstance(exc, IndexUnavailable) else repr(exc)
+                if old is None:
+                    self.app.state.index_error = message
+                log.error(
+                    "index reload failed: %s; %s",
+                    message,
+                    f"still serving {old.index.generation.name}" if old else "no index served",
+                )
+                raise ReloadFailed(message, serving=old is not None) from exc
+            seconds = time.perf_counter() - started
+            # The swap: one assignment; requests holding ``old`` finish on it.
+            self.app.state.qa = new
+            self.app.state.index_error = None
+            self._failed_pointer = None
+            self.metrics.reloads.labels(trigger=trigger, outcome="swapped").inc()
+            previous = old.index.generation.name if old else None
+            log.warning(
+                "index reloaded: now serving %s (%d documents, %d passages; was %s) in %.2f s",
+                new.index.generation.name,
+                new.index.document_count,
+                new.index.chunk_count,
+                previous,
+                seconds,
+            )
+            return _result(new, reloaded=True, previous=previous, seconds=seconds)
+
+    def _build(self, old: QAService | None) -> QAService:
+        if old is None:
+            new = QAService.load(
+                self.root(),
+                embedder=self._shared_embedder(),
+                top_k=self.app.state.settings.top_k,
+            )
+        else:
+            index = Index.open(old.index.root)
+            try:
+                if index.manifest.embedder != old.embedder.name:
+                    raise IndexUnavailable(
+                        f"{index.generation} was built with {index.manifest.embedder}, but the "
+                        f"server runs {old.embedder.name}; restart the server to switch models"
+                    )
+                # Same embedder, answerer and retrieval settings; only the index is new.
+                new = dataclasses.replace(old, index=index)
+            except BaseException:
+                index.close()
+                raise
+        try:
+            # Catches a generation that opens but cannot search before anyone sees it.
+            new.search(WARM_UP_QUERY, 1)
+        except BaseException:
+            new.index.close()
+            raise
+        return new
+
+    def _shared_embedder(self) -> Any:
+        """The model already in memory if any (loading one takes seconds)."""
+        if self._embedder is None:
+            self._embedder = getattr(self.app.state, "embedder", None)
+        if self._embedder is None:
+            from index.embedder import Embedder
+
+            self._embedder = Embedder(threads=self.app.state.settings.embed_threads)
+        return self._embedder
+
+    async def reload_async(self, *, trigger: str, force: bool = False) -> ReloadResult:
+        return await anyio.to_thread.run_sync(
+            lambda: self.reload(trigger=trigger, force=force), limiter=self._limiter
+        )
+
+    # -- watching ----------------------------------------------------------------------
+
+    async def watch(self) -> None:
+        """Poll CURRENT every ``interval`` seconds; runs for the app's lifetime."""
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                due = await anyio.to_thread.run_sync(self.due, limiter=self._limiter)
+                if due:
+                    await self.reload_async(trigger="watch")
+            except ReloadFailed:
+                pass  # logged; the served index stays
+            except Exception:
+                log.exception("index watcher error; it keeps watching")
+
+
+def _result(qa: QAService, *, reloaded: bool, previous: str | None, seconds: float) -> ReloadResult:
+    return ReloadResult(
+        reloaded=reloaded,
+        generation=qa.index.generation.name,
+        previous=previous,
+        documents=qa.index.document_count,
+        chunks=qa.index.chunk_count,
+        seconds=round(seconds, 3),
+    )
+
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+@router.post(
+    "/reload",
+    response_model=ReloadResult,
+    summary="Load the index's newest generation now (the watcher does it by itself)",
+    responses={
+        409: {
+            "model": ErrorResponse,
+            "description": "The new generation cannot be loaded; the previous one is still served",
+        },
+        503: {
+            "model": ErrorResponse,
+            "description": "No index is loaded and the index is still unreadable",
+        },
+    },
+)
+async def reload_index(request: Request) -> ReloadResult:
+    reloader: Reloader = request.app.state.reloader
+    try:
+        return await reloader.reload_async(trigger="api")
+    except ReloadFailed as exc:
+        if exc.serving:
+            raise HTTPException(409, f"{exc}; the previous index is still served") from None
+        raise HTTPException(503, str(exc)) from None

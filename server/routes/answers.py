@@ -1,0 +1,115 @@
+"""POST /v1/ask and POST /v1/chat: answers with citations, whole or streamed (SSE).
+
+Stream format (``"stream": true``), one Server-Sent Event each:
+- ``question`` (chat only): ``{"condensed_question": str}``
+- ``token``: ``{"text": str}``, pieces of the answer as they are produced
+- ``citations``: the whole response as the non-streamed call returns it; its
+  ``answer`` is authoritative (markers that pointed at no source are removed)
+- ``error``: ``{"error": str}`` when the answer failed part-way
+- ``done``: ``{}``, always last
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from sse_starlette import EventSourceResponse
+
+from server.answers import Answer
+from server.deps import QA, AnswerSvc, AppSettings
+from server.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
+from server.schemas import (
+    AskRequest,
+    AskResponse,
+    ChatRequest,
+    ChatResponse,
+    ErrorResponse,
+)
+
+log = logging.getLogger("citeline.answers")
+router = APIRouter(prefix="/v1", tags=["answers"], responses={422: {"model": ErrorResponse}})
+STREAM_DOC = {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream"}
+
+
+def check_length(text: str, settings: AppSettings, field: str) -> None:
+    if len(text) > settings.max_question_chars:
+        raise HTTPException(
+            422,
+            f"{field} is {len(text)} characters long; the limit is "
+            f"{settings.max_question_chars}. Shorten it.",
+        )
+
+
+def answer_body(answer: Answer) -> dict[str, Any]:
+    """The JSON shape of an answer: AskResponse's fields."""
+    data = asdict(answer)
+    for c in data["citations"]:
+        c.pop("score", None)
+    data.pop("confidence", None)
+    return data
+
+
+def _sse(event: str, data: dict[str, Any]) -> dict[str, str]:
+    return {"event": event, "data": json.dumps(data, ensure_ascii=False)}
+
+
+async def sse_events(
+    events: AsyncIterator[StreamEvent], extra: dict[str, Any] | None = None
+) -> AsyncIterator[dict[str, str]]:
+    """StreamEvents as SSE; any failure becomes an ``error`` event, never a cut connection."""
+    try:
+        async for event in events:
+            if isinstance(event, TokenEvent):
+                yield _sse("token", {"text": event.text})
+            elif isinstance(event, FinalEvent):
+                yield _sse("citations", {**answer_body(event.answer), **(extra or {})})
+            elif isinstance(event, ErrorEvent):
+                yield _sse("error", {"error": event.message})
+    except Exception as exc:  # the client must hear about it, whatever it was
+        log.exception("answer stream failed")
+        yield _sse("error", {"error": f"the answer failed: {type(exc).__name__}"})
+    yield _sse("done", {})
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    responses={200: STREAM_DOC},
+    summary="A short answer with cited quotes (SSE when stream is true)",
+)
+async def ask(body: AskRequest, qa: QA, answers: AnswerSvc, settings: AppSettings) -> Any:
+    check_length(body.question, settings, "question")
+    if body.stream:
+        return EventSourceResponse(
+            sse_events(answers.stream(qa, body.question, body.top_k, mode=body.mode)), ping=15
+        )
+    return answer_body(await answers.ask(qa, body.question, body.top_k, mode=body.mode))
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={200: STREAM_DOC},
+    summary="Answer the last message of a conversation; follow-ups are made standalone first",
+)
+async def chat(body: ChatRequest, qa: QA, answers: AnswerSvc, settings: AppSettings) -> Any:
+    messages = [m.model_dump() for m in body.messages]
+    question = await answers.condense(messages)
+    check_length(question, settings, "the condensed question")
+    extra = {"condensed_question": question}
+    if body.stream:
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            yield _sse("question", extra)
+            async for e in sse_events(
+                answers.stream(qa, question, body.top_k, mode=body.mode), extra
+            ):
+                yield e
+
+        return EventSourceResponse(events(), ping=15)
+    return {**answer_body(await answers.ask(qa, question, body.top_k, mode=body.mode)), **extra}

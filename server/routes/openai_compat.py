@@ -1,0 +1,141 @@
+"""Citeline as an OpenAI-compatible model, for Open WebUI, LibreChat or any OpenAI SDK.
+
+The conversation is condensed into a standalone question like /v1/chat does;
+the answer's content ends with a "Sources" list, and the structured citations
+ride along in an extra ``citations`` field (in the last chunk when streaming).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from sse_starlette import EventSourceResponse
+
+from index.tokens import count_tokens
+from server.answering import AnswerService
+from server.answers import Answer
+from server.deps import QA, AnswerSvc, AppSettings
+from server.generative import ErrorEvent, FinalEvent, TokenEvent
+from server.openai_schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    ModelCard,
+    ModelList,
+    Usage,
+)
+from server.qa import QAService
+from server.routes.answers import answer_body, check_length
+
+MODEL_ID = "citeline"
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+def sources_text(answer: Answer) -> str:
+    if not answer.citations:
+        return ""
+    lines = ["", "", "Sources:"]
+    for c in answer.citations:
+        where = c.url or c.source or c.doc_id
+        lines.append(f'[{c.n}] {c.title or c.doc_id} ({where}): "{c.quote}"')
+    return "\n".join(lines)
+
+
+@router.get("/models", response_model=ModelList, summary="The one model Citeline offers")
+def models() -> ModelList:
+    return ModelList(data=[ModelCard(id=MODEL_ID)])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    summary="OpenAI chat completions: the answer with its sources",
+)
+async def chat_completions(
+    body: ChatCompletionRequest, qa: QA, answers: AnswerSvc, settings: AppSettings
+) -> Any:
+    # System messages from the client are not instructions to Citeline's answerer.
+    messages = [
+        {"role": m.role, "content": m.text()}
+        for m in body.messages
+        if m.role in ("user", "assistant")
+    ]
+    if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
+        raise HTTPException(422, "the last message must be a non-empty user message")
+    question = await answers.condense(messages)
+    check_length(question, settings, "the question")
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+        return EventSourceResponse(_stream(qa, answers, question, cid, created), ping=15)
+    answer = await answers.ask(qa, question)
+    content = answer.answer + sources_text(answer)
+    prompt_tokens = sum(count_tokens(m["content"]) for m in messages)
+    completion_tokens = count_tokens(content)
+    return ChatCompletion(
+        id=cid,
+        created=created,
+        model=MODEL_ID,
+        choices=[Choice(message=AssistantMessage(content=content))],
+        usage=Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        ),
+        citations=answer_body(answer)["citations"],
+        abstained=answer.abstained,
+        condensed_question=question,
+    )
+
+
+def _chunk(
+    cid: str, created: int, delta: dict[str, str], finish: str | None = None, **extra: Any
+) -> dict[str, str]:
+    body = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return {"data": json.dumps(body, ensure_ascii=False)}
+
+
+async def _stream(
+    qa: QAService, answers: AnswerService, question: str, cid: str, created: int
+) -> AsyncIterator[dict[str, str]]:
+    yield _chunk(cid, created, {"role": "assistant", "content": ""})
+    final: Answer | None = None
+    try:
+        async for event in answers.stream(qa, question):
+            if isinstance(event, TokenEvent):
+                yield _chunk(cid, created, {"content": event.text})
+            elif isinstance(event, ErrorEvent):
+                yield _chunk(cid, created, {"content": f"\n\n[{event.message}]"})
+            elif isinstance(event, FinalEvent):
+                final = event.answer
+    except Exception as exc:
+        yield _chunk(cid, created, {"content": f"\n\n[the answer failed: {type(exc).__name__}]"})
+    if final is not None:
+        tail = sources_text(final)
+        if tail:
+            yield _chunk(cid, created, {"content": tail})
+        body = answer_body(final)
+        yield _chunk(
+            cid,
+            created,
+            {},
+            "stop",
+            citations=body["citations"],
+            abstained=final.abstained,
+            condensed_question=question,
+        )
+    else:
+        yield _chunk(cid, created, {}, "stop")
+    yield {"data": "[DONE]"}

@@ -1,0 +1,124 @@
+"""Generated answers through a real llama.cpp server: structure, never wording."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import start_server
+from tests.llm.conftest import LlamaServer, llm_env
+
+QUESTION = "What did Gazprom and SOCAR sign?"
+pytestmark = pytest.mark.slow
+
+
+def sse(response: httpx.Response) -> list[tuple[str, dict[str, object]]]:
+    events = []
+    for block in response.text.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def assert_citations_consistent(client: httpx.Client, body: dict) -> None:
+    numbers = {c["n"] for c in body["citations"]}
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])}
+    assert markers <= numbers, f"markers {markers} without citations {numbers}"
+    for c in body["citations"]:
+        doc = client.get(f"/v1/documents/{c['doc_id']}").json()
+        assert doc["text"][c["start"] : c["end"]] == c["quote"]
+        assert isinstance(c["supported"], bool)
+    for s in body["sentences"]:
+        assert set(s["citations"]) <= numbers and isinstance(s["supported"], bool)
+
+
+def test_generated_answer_has_verified_citations(llm_citeline: str) -> None:
+    with httpx.Client(base_url=llm_citeline, timeout=120) as client:
+        body = client.post("/v1/ask", json={"question": QUESTION}).json()
+        assert body["answerer"] == "llm" and body["fallback_reason"] is None
+        assert body["answer"].strip()
+        assert_citations_consistent(client, body)
+
+
+def test_stream_event_order(llm_citeline: str) -> None:
+    with httpx.Client(base_url=llm_citeline, timeout=120) as client:
+        r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = sse(r)
+        names = [n for n, _ in events]
+        assert names[0] == "token" and names[-2:] == ["citations", "done"]
+        assert set(names[:-2]) == {"token"}
+        final = events[-2][1]
+        assert final["answerer"] == "llm"
+        streamed = "".join(str(d["text"]) for n, d in events if n == "token")
+        assert streamed.strip()
+        assert_citations_consistent(client, final)
+
+
+def test_follow_up_is_condensed_and_used_for_retrieval(llm_citeline: str) -> None:
+    messages = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "They signed a strategic partnership [1]."},
+        {"role": "user", "content": "and when did Putin visit Baku?"},
+    ]
+    with httpx.Client(base_url=llm_citeline, timeout=120) as client:
+        body = client.post("/v1/chat", json={"messages": messages}).json()
+        condensed = body["condensed_question"]
+        assert condensed.strip()
+        retrieved = client.post("/v1/search", json={"query": condensed, "top_k": 5}).json()
+        chunk_ids = {h["chunk_id"] for h in retrieved["results"]}
+        assert {c["chunk_id"] for c in body["citations"]} <= chunk_ids
+
+
+def test_openai_client_talks_to_citeline(llm_citeline: str) -> None:
+    client = openai.OpenAI(base_url=f"{llm_citeline}/v1", api_key="unused", max_retries=0)
+    assert "citeline" in [m.id for m in client.models.list()]
+    completion = client.chat.completions.create(
+        model="citeline", messages=[{"role": "user", "content": QUESTION}]
+    )
+    content = completion.choices[0].message.content or ""
+    extra = completion.model_extra or {}
+    assert content.strip()
+    if extra["citations"]:
+        assert "Sources:" in content
+    chunks = list(
+        client.chat.completions.create(
+            model="citeline", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip()
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert "citations" in (chunks[-1].model_extra or {})
+
+
+def test_falls_back_when_the_llm_stops(gguf_model: Path, seed_index: Path, tmp_path: Path) -> None:
+    llama = LlamaServer(gguf_model, tmp_path / "llama.log")
+    proc, url = start_server(seed_index, tmp_path / "citeline.log", env=llm_env(llama.url))
+    try:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            assert client.post("/v1/ask", json={"question": QUESTION}).json()["answerer"] == "llm"
+            llama.stop()  # the LLM goes away mid-test
+            body = client.post("/v1/ask", json={"question": QUESTION}).json()
+            assert body["answerer"] == "extractive"
+            assert "unreachable" in body["fallback_reason"]
+            assert any("strategic partnership" in c["quote"] for c in body["citations"])
+            events = sse(client.post("/v1/ask", json={"question": QUESTION, "stream": True}))
+            assert [n for n, _ in events][-2:] == ["citations", "done"]
+            assert events[-2][1]["answerer"] == "extractive"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if llama.proc.poll() is None:
+            llama.stop()

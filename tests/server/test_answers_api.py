@@ -1,0 +1,113 @@
+"""Streaming, chat and the OpenAI-compatible endpoint in the default (extractive) mode,
+over a real server; and the fallback when an LLM answers garbage."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import free_port, start_server
+from tests.llm.test_llm_answers import QUESTION, sse
+
+
+@pytest.fixture(scope="module")
+def client(server_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, timeout=60) as c:
+        yield c
+
+
+def test_extractive_answer_streams_sentence_by_sentence(client: httpx.Client) -> None:
+    whole = client.post("/v1/ask", json={"question": QUESTION}).json()
+    events = sse(client.post("/v1/ask", json={"question": QUESTION, "stream": True}))
+    names = [n for n, _ in events]
+    assert names == ["token"] * len(whole["citations"]) + ["citations", "done"]
+    assert "".join(str(d["text"]) for n, d in events if n == "token") == whole["answer"]
+    final = events[-2][1]
+    assert final["answer"] == whole["answer"] and final["answerer"] == "extractive"
+    assert final["citations"] == whole["citations"]
+
+
+def test_chat_condenses_a_follow_up(client: httpx.Client) -> None:
+    messages = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "A strategic partnership [1]."},
+        {"role": "user", "content": "and why does it matter for Russia?"},
+    ]
+    body = client.post("/v1/chat", json={"messages": messages}).json()
+    assert "Gazprom" in body["condensed_question"] and "Russia" in body["condensed_question"]
+    assert body["citations"] and not body["abstained"]
+    events = sse(client.post("/v1/chat", json={"messages": messages, "stream": True}))
+    assert events[0] == ("question", {"condensed_question": body["condensed_question"]})
+    assert [n for n, _ in events][-2:] == ["citations", "done"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "phrase"),
+    [
+        ([], "messages"),
+        ([{"role": "assistant", "content": "hi"}], "last message"),
+        ([{"role": "user", "content": "  "}], "must not be empty"),
+        ([{"role": "robot", "content": "hi"}], "role"),
+    ],
+)
+def test_chat_validation(client: httpx.Client, messages: list[dict[str, str]], phrase: str) -> None:
+    r = client.post("/v1/chat", json={"messages": messages})
+    assert r.status_code == 422 and phrase in r.json()["error"]
+
+
+def test_openai_sdk_against_extractive_citeline(server_url: str) -> None:
+    sdk = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused", max_retries=0)
+    assert [m.id for m in sdk.models.list()] == ["citeline"]
+    done = sdk.chat.completions.create(
+        model="citeline", messages=[{"role": "user", "content": QUESTION}]
+    )
+    content = done.choices[0].message.content or ""
+    assert "strategic partnership" in content and "Sources:" in content
+    citations = (done.model_extra or {})["citations"]
+    assert citations and citations[0]["quote"] in content
+    chunks = list(
+        sdk.chat.completions.create(
+            model="citeline", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == content
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert (chunks[-1].model_extra or {})["citations"] == citations
+
+
+class _Garbage(http.server.BaseHTTPRequestHandler):
+    """Stands in for a broken LLM server: 200 OK with a body that is not a completion."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"unexpected": true}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_garbage_from_the_llm_falls_back_to_extractive(seed_index: Path, tmp_path: Path) -> None:
+    port = free_port()
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Garbage)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    env = {"CITELINE_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "CITELINE_LLM_MODEL": "x"}
+    proc, url = start_server(seed_index, tmp_path / "server.log", env=env)
+    try:
+        body = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).json()
+        assert body["answerer"] == "extractive"
+        assert "not a chat completion" in body["fallback_reason"]
+        assert any("strategic partnership" in c["quote"] for c in body["citations"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        fake.shutdown()
