@@ -5,6 +5,7 @@ person can read, so callers can fall back instead of failing the request."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ class LLMConfig:
     connect_timeout: float = 3.0
     max_tokens: int = 300
     temperature: float = 0.1
+    # After a failed connection, answer without the LLM for this long instead of
+    # paying the connect timeout on every call (condensing and answering alike).
+    retry_after: float = 10.0
 
 
 class LLMClient:
@@ -40,6 +44,16 @@ class LLMClient:
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
             transport=transport,
         )
+        self._down_until = 0.0
+
+    def _check_up(self) -> None:
+        wait = self._down_until - time.monotonic()
+        if wait > 0:
+            raise LLMError(f"the LLM was unreachable moments ago; trying it again in {wait:.0f} s")
+
+    def _unreachable(self, exc: Exception) -> LLMError:
+        self._down_until = time.monotonic() + self.config.retry_after
+        return LLMError(f"the LLM is unreachable: {exc}")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -56,6 +70,7 @@ class LLMClient:
         }
 
     async def complete(self, messages: Sequence[Message], max_tokens: int | None = None) -> str:
+        self._check_up()
         try:
             r = await self._http.post(
                 "chat/completions", json=self._body(messages, False, max_tokens)
@@ -63,7 +78,7 @@ class LLMClient:
         except httpx.TimeoutException as exc:
             raise LLMError(f"the LLM timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise LLMError(f"the LLM is unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         if r.status_code != 200:
             raise LLMError(f"the LLM answered HTTP {r.status_code}: {r.text[:200]}")
         try:
@@ -78,6 +93,7 @@ class LLMClient:
         self, messages: Sequence[Message], max_tokens: int | None = None
     ) -> AsyncIterator[str]:
         """Text deltas as they arrive. Raises LLMError before or during the stream."""
+        self._check_up()
         body = self._body(messages, True, max_tokens)
         produced = False
         try:
@@ -103,6 +119,6 @@ class LLMClient:
         except httpx.TimeoutException as exc:
             raise LLMError(f"the LLM timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise LLMError(f"the LLM is unreachable: {exc}") from exc
+            raise self._unreachable(exc) from exc
         if not produced:
             raise LLMError("the LLM returned an empty answer")

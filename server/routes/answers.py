@@ -5,7 +5,8 @@ Stream format (``"stream": true``), one Server-Sent Event each:
 - ``token``: ``{"text": str}``, pieces of the answer as they are produced
 - ``citations``: the whole response as the non-streamed call returns it; its
   ``answer`` is authoritative (markers that pointed at no source are removed)
-- ``error``: ``{"error": str}`` when the answer failed part-way
+- ``error``: ``{"error": str}`` when the answer failed part-way; a ``citations``
+  event with the partial answer may still follow (an LLM cut off), else ``done`` does
 - ``done``: ``{}``, always last
 """
 
@@ -98,6 +99,7 @@ async def ask(body: AskRequest, qa: QA, answers: AnswerSvc, settings: AppSetting
     summary="Answer the last message of a conversation; follow-ups are made standalone first",
 )
 async def chat(body: ChatRequest, qa: QA, answers: AnswerSvc, settings: AppSettings) -> Any:
+    check_length(body.messages[-1].content, settings, "question")
     messages = [m.model_dump() for m in body.messages]
     question = await answers.condense(messages)
     check_length(question, settings, "the condensed question")

@@ -175,9 +175,19 @@ class HoldingRelay:
 
     def close(self) -> None:
         self.release()
-        self._loop.call_soon_threadsafe(self._server.close)
+
+        async def shutdown() -> None:
+            # Browsers keep connections open: end their relays before the loop goes.
+            self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
 
 @pytest.fixture
