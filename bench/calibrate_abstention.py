@@ -47,7 +47,9 @@ GENERAL = [
 ]
 
 
-def scores(answerer: ExtractiveAnswerer, index: Index, embedder: Embedder, qs: list[str]) -> list[float]:
+def scores(
+    answerer: ExtractiveAnswerer, index: Index, embedder: Embedder, qs: list[str]
+) -> list[float]:
     out = []
     for q in qs:
         v = embedder.encode_query(q)
@@ -71,20 +73,31 @@ def main() -> None:
     answerer = ExtractiveAnswerer(embedder, ExtractiveSettings(abstain_below=-1.0))
     with Index.open(work / "time") as t_idx, Index.open(work / "bbc") as b_idx:
         pos = scores(answerer, t_idx, embedder, time_qs) + scores(answerer, b_idx, embedder, bbc_qs)
-        neg = (
-            scores(answerer, t_idx, embedder, bbc_qs + GENERAL)
-            + scores(answerer, b_idx, embedder, time_qs + GENERAL)
+        neg = scores(answerer, t_idx, embedder, bbc_qs + GENERAL) + scores(
+            answerer, b_idx, embedder, time_qs + GENERAL
         )
+
     def rates(th: float) -> tuple[float, float]:
         return sum(s >= th for s in pos) / len(pos), sum(s < th for s in neg) / len(neg)
 
     best = max((t / 100 for t in range(10, 90)), key=lambda th: sum(rates(th)))
     configured = ExtractiveSettings().abstain_below
-    print(f"answerable   n={len(pos)}  median {statistics.median(pos):.3f}  p10 {sorted(pos)[len(pos) // 10]:.3f}")
-    print(f"unanswerable n={len(neg)}  median {statistics.median(neg):.3f}  p90 {sorted(neg)[len(neg) * 9 // 10]:.3f}")
+    print(
+        f"answerable   n={len(pos)}  median {statistics.median(pos):.3f}  p10 {sorted(pos)[len(pos) // 10]:.3f}"
+    )
+    print(
+        f"unanswerable n={len(neg)}  median {statistics.median(neg):.3f}  p90 {sorted(neg)[len(neg) * 9 // 10]:.3f}"
+    )
+    for th in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+        a, u = rates(th)
+        print(
+            f"threshold {th:.2f}: answers {a:.1%} of answerable, abstains on {u:.1%} of unanswerable"
+        )
     for name, th in (("best balanced", best), ("configured", configured)):
         a, u = rates(th)
-        print(f"{name:<14} threshold {th:.2f}: answers {a:.1%} of answerable, abstains on {u:.1%} of unanswerable")
+        print(
+            f"{name:<14} threshold {th:.2f}: answers {a:.1%} of answerable, abstains on {u:.1%} of unanswerable"
+        )
 
 
 if __name__ == "__main__":

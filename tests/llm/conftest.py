@@ -89,7 +89,8 @@ def llm_env(url: str, **extra: str) -> dict[str, str]:
         "CITELINE_LLM_MODEL": "smollm2",
         "CITELINE_LLM_CONTEXT_TOKENS": "2048",
         "CITELINE_LLM_TEMPERATURE": "0",
-        "CITELINE_LLM_TIMEOUT": "60",
+        "CITELINE_LLM_TIMEOUT": "180",
+        "CITELINE_LLM_ANSWER_TOKENS": "120",
         **extra,
     }
 

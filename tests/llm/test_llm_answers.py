@@ -44,15 +44,15 @@ def assert_citations_consistent(client: httpx.Client, body: dict) -> None:
 
 
 def test_generated_answer_has_verified_citations(llm_citeline: str) -> None:
-    with httpx.Client(base_url=llm_citeline, timeout=120) as client:
+    with httpx.Client(base_url=llm_citeline, timeout=400) as client:
         body = client.post("/v1/ask", json={"question": QUESTION}).json()
-        assert body["answerer"] == "llm" and body["fallback_reason"] is None
+        assert body["answerer"] == "llm", body["fallback_reason"]
         assert body["answer"].strip()
         assert_citations_consistent(client, body)
 
 
 def test_stream_event_order(llm_citeline: str) -> None:
-    with httpx.Client(base_url=llm_citeline, timeout=120) as client:
+    with httpx.Client(base_url=llm_citeline, timeout=400) as client:
         r = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
         assert r.headers["content-type"].startswith("text/event-stream")
         events = sse(r)
@@ -72,7 +72,7 @@ def test_follow_up_is_condensed_and_used_for_retrieval(llm_citeline: str) -> Non
         {"role": "assistant", "content": "They signed a strategic partnership [1]."},
         {"role": "user", "content": "and when did Putin visit Baku?"},
     ]
-    with httpx.Client(base_url=llm_citeline, timeout=120) as client:
+    with httpx.Client(base_url=llm_citeline, timeout=400) as client:
         body = client.post("/v1/chat", json={"messages": messages}).json()
         condensed = body["condensed_question"]
         assert condensed.strip()
@@ -107,7 +107,7 @@ def test_falls_back_when_the_llm_stops(gguf_model: Path, seed_index: Path, tmp_p
     llama = LlamaServer(gguf_model, tmp_path / "llama.log")
     proc, url = start_server(seed_index, tmp_path / "citeline.log", env=llm_env(llama.url))
     try:
-        with httpx.Client(base_url=url, timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=400) as client:
             assert client.post("/v1/ask", json={"question": QUESTION}).json()["answerer"] == "llm"
             llama.stop()  # the LLM goes away mid-test
             body = client.post("/v1/ask", json={"question": QUESTION}).json()
