@@ -82,22 +82,17 @@ def main() -> None:
 
     best = max((t / 100 for t in range(10, 90)), key=lambda th: sum(rates(th)))
     configured = ExtractiveSettings().abstain_below
-    print(
-        f"answerable   n={len(pos)}  median {statistics.median(pos):.3f}  p10 {sorted(pos)[len(pos) // 10]:.3f}"
-    )
-    print(
-        f"unanswerable n={len(neg)}  median {statistics.median(neg):.3f}  p90 {sorted(neg)[len(neg) * 9 // 10]:.3f}"
-    )
+
+    def describe(th: float) -> str:
+        a, u = rates(th)
+        return f"threshold {th:.2f}: answers {a:.1%} of answerable, abstains on {u:.1%} of the rest"
+
+    print(f"answerable   n={len(pos)}  median {statistics.median(pos):.3f}")
+    print(f"unanswerable n={len(neg)}  median {statistics.median(neg):.3f}")
     for th in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
-        a, u = rates(th)
-        print(
-            f"threshold {th:.2f}: answers {a:.1%} of answerable, abstains on {u:.1%} of unanswerable"
-        )
-    for name, th in (("best balanced", best), ("configured", configured)):
-        a, u = rates(th)
-        print(
-            f"{name:<14} threshold {th:.2f}: answers {a:.1%} of answerable, abstains on {u:.1%} of unanswerable"
-        )
+        print(describe(th))
+    print(f"best balanced {describe(best)}")
+    print(f"configured    {describe(configured)}")
 
 
 if __name__ == "__main__":
