@@ -103,7 +103,16 @@ def main() -> None:
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "citeline.cli", "serve", "--index", str(index_dir), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "citeline.cli",
+            "serve",
+            "--index",
+            str(index_dir),
+            "--port",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
@@ -136,15 +145,31 @@ def main() -> None:
         ("articles / passages", f"{full.added} / {n_chunks}", "", ""),
         ("full ingest", f"{t_ingest:.1f} s ({ingest_rate:.1f} passages/s)", "", ""),
         ("raw encode, same passages", f"{t_raw:.1f} s ({raw_rate:.1f} passages/s)", "", ""),
-        ("ingest / raw throughput", f"{ingest_rate / raw_rate:.2f}x", ">= 0.90x",
-         "ok" if ingest_rate / raw_rate >= 0.9 else "MISSED"),
+        (
+            "ingest / raw throughput",
+            f"{ingest_rate / raw_rate:.2f}x",
+            ">= 0.90x",
+            "ok" if ingest_rate / raw_rate >= 0.9 else "MISSED",
+        ),
         ("unchanged re-ingest", f"{t_reingest:.2f} s", "", ""),
-        ("re-ingest / full ingest", f"{t_reingest / t_ingest:.2%}", "<= 2%",
-         "ok" if t_reingest / t_ingest <= 0.02 else "MISSED"),
-        ("/v1/search p50 / p99", f"{statistics.median(search_ms):.1f} / {percentile(search_ms, 99):.1f} ms",
-         "p50 <= 20 ms", "ok" if statistics.median(search_ms) <= 20 else "MISSED"),
-        ("/v1/ask p50 / p99", f"{statistics.median(ask_ms):.1f} / {percentile(ask_ms, 99):.1f} ms",
-         "p50 <= 150 ms", "ok" if statistics.median(ask_ms) <= 150 else "MISSED"),
+        (
+            "re-ingest / full ingest",
+            f"{t_reingest / t_ingest:.2%}",
+            "<= 2%",
+            "ok" if t_reingest / t_ingest <= 0.02 else "MISSED",
+        ),
+        (
+            "/v1/search p50 / p99",
+            f"{statistics.median(search_ms):.1f} / {percentile(search_ms, 99):.1f} ms",
+            "p50 <= 20 ms",
+            "ok" if statistics.median(search_ms) <= 20 else "MISSED",
+        ),
+        (
+            "/v1/ask p50 / p99",
+            f"{statistics.median(ask_ms):.1f} / {percentile(ask_ms, 99):.1f} ms",
+            "p50 <= 150 ms",
+            "ok" if statistics.median(ask_ms) <= 150 else "MISSED",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
@@ -159,7 +184,10 @@ def main() -> None:
                     "ingest_s": t_ingest,
                     "raw_encode_s": t_raw,
                     "reingest_s": t_reingest,
-                    "search_ms": {"p50": statistics.median(search_ms), "p99": percentile(search_ms, 99)},
+                    "search_ms": {
+                        "p50": statistics.median(search_ms),
+                        "p99": percentile(search_ms, 99),
+                    },
                     "ask_ms": {"p50": statistics.median(ask_ms), "p99": percentile(ask_ms, 99)},
                 },
                 indent=2,

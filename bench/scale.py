@@ -2,16 +2,17 @@
 
 Only the index is measured, so passages are generated vectors rather than
 embedded text (embedding a million passages takes hours here). To give them
-the neighbourhood structure of real embeddings, each generated vector mixes two
-real MiniLM embeddings of BBC News passages (../shared/data/bbc) and adds a
-little noise; queries are generated the same way from held-out seeds.
+the neighbourhood structure of real embeddings, each generated vector is a
+variation of a real MiniLM embedding of a BBC News paragraph
+(../shared/data/bbc): moved part of the way towards a nearby paragraph's
+embedding, plus noise. Queries are generated the same way from held-out seeds.
 
 For each size and structure it prints: build time, memory the structure adds
 to the process, on-disk size, single-query search p50/p99 (k=10, query
 embedding excluded) and recall@10 against exact search.
 
     .venv/bin/python bench/scale.py                       # 100k and 1M, ~5 min
-    .venv/bin/python bench/scale.py --sizes 100000 --structures flat ivf-sq8 hnsw
+    .venv/bin/python bench/scale.py --sizes 100000 --structures flat ivf-fp16 hnsw
 
 HNSW is measured for comparison only: it cannot delete vectors, which
 incremental ingest needs, and at 1M its float vectors alone exceed 1 GB.
@@ -22,10 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -36,11 +39,6 @@ sys.path.insert(0, str(ROOT))
 from index import vectors as vecs  # noqa: E402
 
 BBC = ROOT.parent / "shared" / "data" / "bbc" / "corpus.jsonl"
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def seed_embeddings(count: int) -> np.ndarray:
@@ -58,12 +56,18 @@ def seed_embeddings(count: int) -> np.ndarray:
 
 
 def generate(seeds: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Unit vectors between two random seeds plus noise, in blocks to bound memory."""
+    """Variations of real passages: each vector moves a random seed part of the way
+    towards one of its 10 nearest seeds (a passage on the same topic) and adds
+    noise. Built in blocks to bound memory."""
+    sims = seeds @ seeds.T
+    np.fill_diagonal(sims, -np.inf)
+    near = np.argsort(-sims, axis=1)[:, :10]
     out = np.empty((n, seeds.shape[1]), dtype=np.float32)
     for start in range(0, n, 100_000):
         m = min(100_000, n - start)
-        a = seeds[rng.integers(0, len(seeds), m)]
-        b = seeds[rng.integers(0, len(seeds), m)]
+        pick = rng.integers(0, len(seeds), m)
+        a = seeds[pick]
+        b = seeds[near[pick, rng.integers(0, near.shape[1], m)]]
         mix = rng.uniform(0.0, 0.5, size=(m, 1)).astype(np.float32)
         noise = rng.normal(0.0, 0.02, size=a.shape).astype(np.float32)
         block = (1 - mix) * a + mix * b + noise
@@ -75,31 +79,45 @@ def generate(seeds: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 def build(kind: str, ids: np.ndarray, x: np.ndarray) -> faiss.Index:
     if kind == "flat":
         return vecs.build(ids, x, vecs.VectorSettings(exact_max=10**12))
-    if kind == "ivf-sq8":
-        # Exactly what the product builds above its exact_max.
-        return vecs.build(ids, x, vecs.VectorSettings(exact_max=0))
+    if kind in ("ivf-fp16", "ivf-sq8"):
+        # Exactly what the product builds above its exact_max (fp16 is its default).
+        quantizer = "fp16" if kind == "ivf-fp16" else "8bit"
+        return vecs.build(ids, x, vecs.VectorSettings(exact_max=0, quantizer=quantizer))
     if kind == "hnsw":
-        index = faiss.IndexIDMap2(faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT))
-        index.index.hnsw.efConstruction = 40
-        index.index.hnsw.efSearch = 64
+        hnsw = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 40
+        hnsw.hnsw.efSearch = 64
+        index = faiss.IndexIDMap2(hnsw)
         index.add_with_ids(x, ids)
         return index
     raise ValueError(kind)
 
 
-def measure(
-    kind: str, ids: np.ndarray, x: np.ndarray, queries: np.ndarray, truth: np.ndarray | None
-) -> tuple[dict[str, float], np.ndarray]:
-    before = rss_bytes()
-    started = time.perf_counter()
-    index = build(kind, ids, x)
-    build_s = time.perf_counter() - started
-    ram = rss_bytes() - before
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "v.faiss"
-        faiss.write_index(index, str(path))
-        disk = path.stat().st_size
+def loaded_ram(path: Path) -> int:
+    """Resident memory a fresh process gains by loading the index file: what a
+    server pays for it, free of this process's allocator history."""
+    code = (
+        "import os, faiss\n"
+        "def rss():\n"
+        "    return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')\n"
+        "before = rss(); index = faiss.read_index(os.environ['INDEX']); print(rss() - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "INDEX": str(path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.strip())
+
+
+def search_all(
+    index: faiss.Index, queries: np.ndarray, nprobe: int | None
+) -> tuple[np.ndarray, list[float]]:
     params = vecs.search_params(index, None)
+    if nprobe is not None and params is not None:
+        params.nprobe = nprobe  # type: ignore[attr-defined]
     index.search(queries[:5], 10, params=params)  # warm up
     found = np.empty((len(queries), 10), dtype=np.int64)
     latencies = []
@@ -108,34 +126,97 @@ def measure(
         _, got = index.search(q.reshape(1, -1), 10, params=params)
         latencies.append((time.perf_counter() - t) * 1000)
         found[i] = got[0]
-    reference = found if truth is None else truth
-    recall = float(
-        np.mean([len(set(a) & set(b)) / 10 for a, b in zip(reference, found, strict=True)])
-    )
+    return found, latencies
+
+
+def measure(
+    kind: str,
+    ids: np.ndarray,
+    x: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray | None,
+    nprobes: list[int],
+) -> list[tuple[dict[str, Any], np.ndarray]]:
+    started = time.perf_counter()
+    index = build(kind, ids, x)
+    build_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "v.faiss"
+        faiss.write_index(index, str(path))
+        disk = path.stat().st_size
+        ram = loaded_ram(path)
     desc = vecs.describe(index)
-    row = {
-        "build_s": build_s,
-        "ram_mb": ram / 2**20,
-        "disk_mb": disk / 2**20,
-        "p50_ms": float(np.percentile(latencies, 50)),
-        "p99_ms": float(np.percentile(latencies, 99)),
-        "recall@10": recall,
-        "nlist": desc.get("nlist", 0),
-        "nprobe": desc.get("nprobe", 0),
-    }
+    # The product's nprobe first, then any others asked for (IVF only).
+    probes: list[int | None] = [None]
+    if kind.startswith("ivf"):
+        probes += [p for p in nprobes if p != desc["nprobe"]]
+    out = []
+    for nprobe in probes:
+        found, latencies = search_all(index, queries, nprobe)
+        reference = found if truth is None else truth
+        recall = float(
+            np.mean([len(set(a) & set(b)) / 10 for a, b in zip(reference, found, strict=True)])
+        )
+        row = {
+            "build_s": build_s,
+            "ram_mb": ram / 2**20,
+            "disk_mb": disk / 2**20,
+            "p50_ms": float(np.percentile(latencies, 50)),
+            "p99_ms": float(np.percentile(latencies, 99)),
+            "recall@10": recall,
+            "nlist": desc.get("nlist", 0),
+            "nprobe": nprobe or desc.get("nprobe", 0),
+            "default": nprobe is None,
+        }
+        out.append((row, found))
     del index
-    return row, found
+    return out
+
+
+def keyword_rebuild(documents: int) -> dict[str, Any]:
+    """Time the commit-time rebuild of the BM25 index over ``documents`` stored
+    articles (BBC articles replicated, each copy with a distinct id and one word
+    changed so the vocabulary grows as in a real corpus)."""
+    from index.models import Article, Chunk
+    from index.store import IndexWriter
+
+    texts = [json.loads(line) for line in BBC.open(encoding="utf-8")]
+    rng = np.random.default_rng(3)
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = IndexWriter(Path(tmp), embedder="bench", dimension=8, chunker={})
+        for i in range(documents):
+            src = texts[i % len(texts)]
+            text = f"{src['text']} variant{i}"
+            doc_id = f"doc{i}"
+            writer.upsert(
+                Article(doc_id, text, title=src["title"]),
+                content_hash=doc_id,
+                origin=doc_id,
+                chunks=[Chunk(doc_id, 0, 0, len(text), text)],
+                vectors=rng.normal(size=(1, 8)).astype(np.float32),
+            )
+        started = time.perf_counter()
+        writer.commit()
+        seconds = time.perf_counter() - started
+        size = sum(p.stat().st_size for p in Path(tmp).glob("gen-*/bm25/*"))
+    return {"documents": documents, "commit_s": seconds, "bm25_mb": size / 2**20}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--structures", nargs="+", default=["flat", "ivf-sq8", "hnsw"])
+    ap.add_argument("--structures", nargs="+", default=["flat", "ivf-fp16", "ivf-sq8", "hnsw"])
     ap.add_argument("--hnsw-max", type=int, default=200_000, help="skip HNSW above this size")
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument(
+        "--nprobe", type=int, nargs="*", default=[], help="also search IVF with these nprobe"
+    )
     ap.add_argument("--seeds", type=int, default=3000)
     ap.add_argument("--threads", type=int, default=1, help="FAISS threads (server: 1 query)")
     ap.add_argument("--seed-cache", type=Path, help="keep the seed embeddings in this .npy")
+    ap.add_argument(
+        "--bm25-docs", type=int, default=0, help="also time the keyword rebuild at commit"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     faiss.omp_set_num_threads(args.threads)
@@ -153,7 +234,7 @@ def main() -> None:
         f"# {len(seeds)} real seed embeddings in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in args.sizes:
         x = generate(corpus_seeds, n, rng)
         ids = np.arange(1, n + 1, dtype=np.int64)
@@ -163,15 +244,16 @@ def main() -> None:
         for kind in structures:
             if kind == "hnsw" and n > args.hnsw_max:
                 continue
-            row, found = measure(kind, ids, x, queries, truth)
-            if kind == "flat":
-                truth = found
-            row.update({"passages": n, "structure": kind})
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
+            for row, found in measure(kind, ids, x, queries, truth, args.nprobe):
+                if kind == "flat":
+                    truth = found
+                row.update({"passages": n, "structure": kind})
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
         del x
+    keyword = keyword_rebuild(args.bm25_docs) if args.bm25_docs else None
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"vectors": rows, "keyword_rebuild": keyword}, indent=2))
         return
     header = "| passages | structure | build s | RAM MB | disk MB | p50 ms | p99 ms | recall@10 |"
     print(header)
@@ -179,10 +261,18 @@ def main() -> None:
     for r in rows:
         name = r["structure"]
         if r["nlist"]:
-            name += f" (nlist {r['nlist']}, nprobe {r['nprobe']})"
+            name += (
+                f" (nlist {r['nlist']}, nprobe {r['nprobe']}{', default' if r['default'] else ''})"
+            )
         print(
             f"| {r['passages']:,} | {name} | {r['build_s']:.1f} | {r['ram_mb']:.0f} | "
             f"{r['disk_mb']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['recall@10']:.3f} |"
+        )
+    if keyword:
+        print(
+            f"\nCommit of {keyword['documents']:,} articles (BM25 rebuilt from SQLite, "
+            f"vectors written): {keyword['commit_s']:.1f} s; keyword index "
+            f"{keyword['bm25_mb']:.0f} MB on disk"
         )
     print(f"\n# total {time.perf_counter() - started:.0f} s, faiss threads {args.threads}")
 

@@ -44,8 +44,12 @@ def retrieval(
     dense_weight: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Hybrid: weight of the dense side")
     ] = None,
-    max_tokens: Annotated[int, typer.Option(help="Passage size when ingesting")] = 200,
-    overlap: Annotated[int, typer.Option(help="Sentence overlap when ingesting")] = 1,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Passage size when ingesting [default: as ingest]")
+    ] = None,
+    overlap: Annotated[
+        int | None, typer.Option(help="Sentence overlap when ingesting [default: as ingest]")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 (document level) and latency per retrieval mode."""
@@ -68,7 +72,11 @@ def retrieval(
     modes = list(MODES) if mode == "all" else [mode]
     with err.status("loading the embedding model...", spinner="dots"):
         embedder = Embedder(threads=settings.embed_threads)
-    chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
+    product = ChunkerSettings()
+    chunker = ChunkerSettings(
+        max_tokens=product.max_tokens if max_tokens is None else max_tokens,
+        overlap_sentences=product.overlap_sentences if overlap is None else overlap,
+    )
     status = err.status("preparing the index...", spinner="dots")
 
     def ingesting(done: int, total: int, chunks: int) -> None:
@@ -83,10 +91,14 @@ def retrieval(
             status.update(f"running {len(data.queries)} queries x {len(modes)} modes...")
             results = evaluate(opened, embedder, data, modes, fusion)
             documents, passages = opened.document_count, opened.chunk_count
+            indexed = set(opened.bm25.doc_ids)
     except (BeirError, IndexUnavailable) as exc:
         raise _fail(str(exc)) from None
 
     failed = len(summary.failed) if summary else 0
+    # A reused index may hold another corpus: judged documents it lacks can never be found.
+    judged = {d for rel in data.qrels.values() for d, g in rel.items() if g > 0}
+    missing = len(judged - indexed)
     if as_json:
         report = {
             "dataset": str(folder),
@@ -95,6 +107,7 @@ def retrieval(
             "documents": documents,
             "passages": passages,
             "failed_documents": failed,
+            "judged_documents_missing": missing,
             "dense_weight": fusion.dense_weight,
             "results": {r.mode: r.as_dict() for r in results},
         }
@@ -120,6 +133,11 @@ def retrieval(
     out.print(table)
     if failed:
         err.print(f"[yellow]{failed} corpus documents could not be ingested[/]")
+    if missing:
+        err.print(
+            f"[yellow]{missing} of {len(judged)} judged documents are not in the index; "
+            "is it an index of this corpus?[/]"
+        )
 
 
 @eval_app.command("qa")

@@ -25,9 +25,9 @@ ANALYZER_VERSION = "en-snowball-1"
 _SPACE_BEFORE = re.compile(r"(?<=\S)[ \t]+(?=[.,;:!?%)\]}](?:\s|$|[.,;:!?)\]}\"'’”]))")
 _SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[{])[ \t]+")
 _SPACES = re.compile(r"[ \t\u00a0]+")
-# A word, or letters joined by dots ("U.S.", "e.g."), kept as one term so
-# abbreviations made of single letters survive (single letters are dropped).
-_TERM = re.compile(r"(?:\w\.){2,}(?!\w)|\w(?:\.\w)+(?=\W|$)|\w+")
+# A word, or single letters joined by dots ("U.S", "e.g"; also "3.5"), kept as
+# one term so abbreviations made of single letters survive (those are dropped).
+_TERM = re.compile(r"\b\w(?:\.\w)+\b|\w+")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 
 
@@ -44,9 +44,14 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=200_000)
-def _term(word: str) -> str | None:
-    # Cached: a corpus repeats a few thousand words millions of times.
+# word -> term (None: dropped). A corpus repeats a few thousand words millions
+# of times, so stemming each distinct word once makes indexing several times faster.
+_TERMS: dict[str, str | None] = {}
+_TERMS_MAX = 500_000
+
+
+def term_of(word: str) -> str | None:
+    """The term a word from :func:`words` indexes as, or None when it is dropped."""
     if "." in word:
         # "u.s" stays whole and unstemmed: stemming would cut its "s", and
         # joining it into "us" would meet the pronoun.
@@ -57,7 +62,26 @@ def _term(word: str) -> str | None:
     return stem
 
 
+def words(text: str) -> list[str]:
+    """Case- and Unicode-folded words, before stopwords and stemming.
+
+    Spacing and punctuation do not matter here (words are runs of word
+    characters), so only the Unicode folding of :func:`normalize` is applied."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return _TERM.findall(text.lower())
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed keyword terms, without stopwords and one-character words."""
-    found = (_term(m.group().rstrip(".")) for m in _TERM.finditer(normalize(text).lower()))
-    return [t for t in found if t]
+    cache = _TERMS
+    if len(cache) > _TERMS_MAX:
+        cache.clear()
+    out: list[str] = []
+    for word in words(text):
+        term = cache.get(word, "")
+        if term == "":
+            term = cache[word] = term_of(word)
+        if term:
+            out.append(term)
+    return out

@@ -38,7 +38,7 @@ import faiss
 import numpy as np
 
 from index import vectors as vecs
-from index.bm25 import Bm25Index
+from index.bm25 import Bm25Index, TermCounter
 from index.models import Article, Chunk, Passage, SearchHit
 from index.normalize import ANALYZER_VERSION
 
@@ -73,6 +73,19 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+-- Keyword terms, numbered once and never renumbered, and each document's term
+-- counts (int32 arrays), computed at ingest so a commit need not re-read texts.
+CREATE TABLE IF NOT EXISTS terms (
+    id INTEGER PRIMARY KEY,
+    term TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS doc_terms (
+    doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
+    analyzer TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    ids BLOB NOT NULL,
+    counts BLOB NOT NULL
+);
 """
 
 
@@ -127,6 +140,11 @@ def _current_generation(root: Path) -> Path | None:
     if not gen.is_dir():
         raise IndexUnavailable(f"{pointer} names {name}, which does not exist in {root}")
     return gen
+
+
+def _keyword_text(title: str | None, text: str) -> str:
+    # The title is searched as part of the document: headlines carry key terms.
+    return f"{title or ''}\n\n{text}"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -459,6 +477,13 @@ class IndexWriter:
             self._faiss = vecs.new_flat(dimension)
         self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA foreign_keys = ON")
+        if self.needs_upgrade:
+            # Term ids and counts of another analyzer mean nothing to this one.
+            self._db.execute("DELETE FROM doc_terms")
+            self._db.execute("DELETE FROM terms")
+        self._terms = TermCounter(
+            {r[1]: r[0] for r in self._db.execute("SELECT id, term FROM terms")}
+        )
 
     # -- reading what is there ------------------------------------------------
 
@@ -524,6 +549,15 @@ class IndexWriter:
                 np.ascontiguousarray(vectors, dtype=np.float32), np.array(ids, dtype=np.int64)
             )
         self.stats.added_chunks += len(ids)
+        self._count_terms(article.doc_id, _keyword_text(article.title, article.text))
+
+    def _count_terms(self, doc_id: str, text: str) -> None:
+        length, ids, counts = self._terms.count(text)
+        self._db.execute(
+            "INSERT OR REPLACE INTO doc_terms (doc_id, analyzer, length, ids, counts) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (doc_id, ANALYZER_VERSION, length, ids.tobytes(), counts.tobytes()),
+        )
 
     # -- finishing ----------------------------------------------------------------
 
@@ -572,11 +606,29 @@ class IndexWriter:
         return manifest
 
     def _build_bm25(self) -> list[Path]:
-        rows = self._db.execute(
-            "SELECT doc_id, coalesce(title, ''), text FROM documents ORDER BY doc_id"
+        # Documents stored before term counts existed (an upgraded index) get them now.
+        missing = self._db.execute(
+            "SELECT d.doc_id, d.title, d.text FROM documents d "
+            "LEFT JOIN doc_terms t USING (doc_id) WHERE t.doc_id IS NULL"
+        ).fetchall()
+        for r in missing:
+            self._count_terms(r[0], _keyword_text(r[1], r[2]))
+        self._db.executemany("INSERT INTO terms (term, id) VALUES (?, ?)", self._terms.added)
+        self._terms.added.clear()
+        self._db.commit()
+        rows = self._db.execute("SELECT doc_id, length, ids, counts FROM doc_terms ORDER BY doc_id")
+        bm25 = Bm25Index.from_counts(
+            (
+                (
+                    r[0],
+                    r[1],
+                    np.frombuffer(r[2], dtype=np.int32),
+                    np.frombuffer(r[3], dtype=np.int32),
+                )
+                for r in rows
+            ),
+            self._terms.vocab,
         )
-        # The title is searched as part of the document: headlines carry key terms.
-        bm25 = Bm25Index.build((r[0], f"{r[1]}\n\n{r[2]}") for r in rows)
         return bm25.save(self.generation / BM25_DIR)
 
     def abort(self) -> None:

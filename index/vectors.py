@@ -2,10 +2,13 @@
 
 - ``flat``: exact inner product (``IndexFlatIP`` behind an id map). Exact and
   fast enough up to a few hundred thousand passages (about 1.5 KB a passage).
-- ``ivf-sq8``: an inverted file over k-means cells with 8-bit scalar
-  quantisation (about 0.4 KB a passage). Searching ``nprobe`` of ``nlist`` cells
-  keeps recall@10 against exact search >= 0.98 at a million passages while the
-  vectors fit in well under 1 GB (bench/scale.py measures both).
+- ``ivf-sq``: an inverted file over k-means cells whose vectors are stored
+  with scalar quantisation: fp16 by default (0.75 KB a passage, recall limited
+  only by how many cells are searched) or 8-bit (0.4 KB, but on dense
+  neighbourhoods its rounding alone cost ~1.5 points of recall@10 in
+  bench/scale.py). Searching ``nprobe`` of ``nlist`` cells keeps recall@10
+  against exact search >= 0.98 while a million passages' vectors stay under
+  1 GB (bench/scale.py measures it).
 
 Both support deleting by id, which incremental ingest needs; HNSW does not
 (bench/scale.py measures it for comparison only). The writer calls
@@ -24,18 +27,24 @@ import faiss
 import numpy as np
 
 FLAT = "flat"
-IVF_SQ8 = "ivf-sq8"
+IVF_SQ = "ivf-sq"
+_QUANTIZERS = {
+    "fp16": faiss.ScalarQuantizer.QT_fp16,
+    "8bit": faiss.ScalarQuantizer.QT_8bit,
+}
 
 
 @dataclass(frozen=True)
 class VectorSettings:
     # Passages up to which search stays exact; above it the index is compressed.
-    exact_max: int = 200_000
+    exact_max: int = 100_000
+    # How vectors are stored in the cells: "fp16" or "8bit".
+    quantizer: str = "fp16"
     # Cells: nlist = clip(cells_factor * sqrt(n), 16, 65536).
     cells_factor: float = 1.0
     # Fraction of the cells searched per query (at least min_nprobe cells).
-    probe_fraction: float = 0.03
-    min_nprobe: int = 16
+    probe_fraction: float = 0.06
+    min_nprobe: int = 48
     # Vectors sampled to train the cells: k-means needs ~40 per cell, not all.
     train_per_cell: int = 40
     # Retrain once the index holds this many times the passages it was trained on.
@@ -51,15 +60,18 @@ def new_flat(dimension: int) -> faiss.Index:
 
 
 def kind_of(index: faiss.Index) -> str:
-    return IVF_SQ8 if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else FLAT
+    return IVF_SQ if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else FLAT
 
 
 def describe(index: faiss.Index, trained_on: int = 0) -> dict[str, Any]:
     """What the manifest records about the structure (for humans and for ``fit``)."""
     inner = faiss.downcast_index(index)
     if isinstance(inner, faiss.IndexIVF):
+        sq = faiss.downcast_index(inner).sq.qtype  # type: ignore[attr-defined]
+        names = {v: k for k, v in _QUANTIZERS.items()}
         return {
-            "kind": IVF_SQ8,
+            "kind": IVF_SQ,
+            "quantizer": names.get(sq, str(sq)),
             "nlist": int(inner.nlist),
             "nprobe": int(inner.nprobe),
             "trained_on": trained_on,
@@ -72,6 +84,7 @@ def all_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     inner = faiss.downcast_index(index)
     if isinstance(inner, faiss.IndexIVF):
         invlists = inner.invlists
+        assert invlists is not None
         ids_parts: list[np.ndarray] = []
         for cell in range(inner.nlist):
             size = invlists.list_size(cell)
@@ -80,7 +93,7 @@ def all_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
                 ids_parts.append(faiss.rev_swig_ptr(ptr, size).copy())
         ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
     else:
-        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)  # type: ignore[attr-defined]
     return ids, reconstruct(index, ids)
 
 
@@ -96,15 +109,17 @@ def _build_ivf(
     n, dim = vectors.shape
     nlist = int(min(65536, max(16, settings.cells_factor * math.sqrt(n))))
     quantizer = faiss.IndexFlatIP(dim)
+    if settings.quantizer not in _QUANTIZERS:
+        raise ValueError(f"quantizer must be one of {', '.join(_QUANTIZERS)}")
     index = faiss.IndexIVFScalarQuantizer(
-        quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        quantizer, dim, nlist, _QUANTIZERS[settings.quantizer], faiss.METRIC_INNER_PRODUCT
     )
     rng = np.random.default_rng(settings.seed)
     sample = min(n, nlist * settings.train_per_cell)
     train = vectors[np.sort(rng.choice(n, size=sample, replace=False))]
     index.train(np.ascontiguousarray(train))
     # A hash table from id to slot lets deletes and reconstruct work by passage id.
-    index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
     index.nprobe = max(settings.min_nprobe, math.ceil(settings.probe_fraction * nlist))
     index.add_with_ids(np.ascontiguousarray(vectors), ids)
     return index
@@ -132,11 +147,11 @@ def fit(index: faiss.Index, settings: VectorSettings, trained_on: int) -> tuple[
         return index, 0
     # Hysteresis: an index hovering around the limit does not flip every run.
     keep_ivf = settings.exact_max // 2 < n <= settings.retrain_growth * trained_on
-    if kind == IVF_SQ8 and keep_ivf:
+    if kind == IVF_SQ and keep_ivf:
         return index, trained_on
     ids, vectors = all_vectors(index)
     rebuilt = build(ids, vectors, settings)
-    return rebuilt, (n if kind_of(rebuilt) == IVF_SQ8 else 0)
+    return rebuilt, (n if kind_of(rebuilt) == IVF_SQ else 0)
 
 
 def search_params(

@@ -111,7 +111,5 @@ def _announce(app: FastAPI, settings: ProtectionSettings) -> None:
     # Keys off is the normal local install; say it loudly only when others can connect.
     level = logging.WARNING if not settings.keys_on and host not in _LOOPBACK else logging.INFO
     log.log(level, settings.describe())
-    watcher = (
-        f"every {settings.reload_interval:g} s" if settings.reload_interval > 0 else "off"
-    )
+    watcher = f"every {settings.reload_interval:g} s" if settings.reload_interval > 0 else "off"
     log.info("index watcher: %s; POST /v1/admin/reload reloads now", watcher)

@@ -53,10 +53,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def _handlers(logger: logging.Logger) -> list[logging.Handler]:
-    return list(logger.handlers)
-
-
 def configure(json_lines: bool, loggers: tuple[str, ...] = ("",)) -> None:
     """Idempotent: tags records with the request id and, in JSON mode, formats them.
 
@@ -65,13 +61,12 @@ def configure(json_lines: bool, loggers: tuple[str, ...] = ("",)) -> None:
     """
     for name in loggers:
         logger = logging.getLogger(name or None)
-        handlers = _handlers(logger)
+        handlers: list[logging.Handler] = list(logger.handlers)
         if not handlers and name == "" and json_lines:
-            handler = logging.StreamHandler(sys.stderr)
-            logger.addHandler(handler)
-            handlers = [handler]
-        for handler in handlers:
-            if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
-                handler.addFilter(RequestIdFilter())
-            if json_lines and not isinstance(handler.formatter, JsonFormatter):
-                handler.setFormatter(JsonFormatter())
+            handlers = [logging.StreamHandler(sys.stderr)]
+            logger.addHandler(handlers[0])
+        for h in handlers:
+            if not any(isinstance(f, RequestIdFilter) for f in h.filters):
+                h.addFilter(RequestIdFilter())
+            if json_lines and not isinstance(h.formatter, JsonFormatter):
+                h.setFormatter(JsonFormatter())

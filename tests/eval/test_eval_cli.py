@@ -50,6 +50,7 @@ def test_eval_retrieval_all_modes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["queries"] == 3 and report["documents"] == 5  # q4 has no judgments
+    assert report["judged_documents_missing"] == 0
     assert set(report["results"]) == {"dense", "bm25", "hybrid"}
     for mode, r in report["results"].items():
         # Each judged query's best document is unambiguous here, so every mode
@@ -68,6 +69,10 @@ def test_eval_retrieval_all_modes(tmp_path: Path) -> None:
         eval_app, ["retrieval", str(beir), "-i", str(index_dir), "--mode", "bm25", "--json"]
     )
     assert list(json.loads(one.stdout)["results"]) == ["bm25"]
+    # Reusing an index of another corpus is flagged: a judged document it lacks.
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tzz9\t1\n")
+    other = runner.invoke(eval_app, ["retrieval", str(beir), "-i", str(index_dir), "--json"])
+    assert json.loads(other.stdout)["judged_documents_missing"] == 1
 
 
 def test_eval_retrieval_rejects_a_folder_that_is_not_beir(tmp_path: Path) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import bm25s
+import numpy as np
 import pytest
 
+from index.bm25 import PARAMS, Bm25Index
 from index.embedder import Embedder
 from index.models import Article, Chunk
+from index.normalize import terms
 from index.store import BM25_DIR, CURRENT, MANIFEST, Index, IndexUnavailable, IndexWriter
 from ingest.pipeline import Ingestor
 
@@ -121,3 +125,19 @@ def test_an_older_index_is_refused_then_upgraded_by_ingest(
     assert summary.unchanged == 3 and summary.committed  # nothing re-embedded, still committed
     assert summary.chunks_embedded == 0
     assert _bm25_docs(index_dir, "zorblatt") == ["valves.txt"]
+
+
+def test_weights_match_bm25s_own_indexing() -> None:
+    # The commit builds BM25 from stored term counts with array arithmetic;
+    # it must score exactly as bm25s does when it indexes the tokens itself.
+    docs = [
+        (f"d{i}", text)
+        for i, text in enumerate([*ARTICLES.values(), "Wheat, wheat and more WHEAT."])
+    ]
+    ours = Bm25Index.build(docs)
+    reference = bm25s.BM25(**PARAMS)  # type: ignore[arg-type]
+    reference.index([terms(t) for _, t in docs], show_progress=False)
+    for query in ("wheat harvest", "Zorblatt valves pressure", "league final fans", "absent"):
+        np.testing.assert_allclose(
+            ours.scores(query), reference.get_scores(terms(query)), rtol=1e-5, atol=1e-6
+        )

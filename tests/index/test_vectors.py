@@ -29,7 +29,7 @@ def test_compressed_index_keeps_recall_against_exact() -> None:
     settings = vecs.VectorSettings(exact_max=1000)
     ivf = vecs.build(ids, x, settings)
     exact = vecs.build(ids, x, vecs.VectorSettings(exact_max=10**9))
-    assert vecs.kind_of(ivf) == vecs.IVF_SQ8 and vecs.kind_of(exact) == vecs.FLAT
+    assert vecs.kind_of(ivf) == vecs.IVF_SQ and vecs.kind_of(exact) == vecs.FLAT
     queries = clustered(200, seed=1)
     _, truth = exact.search(queries, 10)
     _, got = ivf.search(queries, 10, params=vecs.search_params(ivf, None))
@@ -46,7 +46,7 @@ def test_fit_switches_structure_with_hysteresis() -> None:
     same, trained = vecs.fit(small, settings, 0)
     assert same is small and trained == 0
     big = vecs.build(np.arange(1500), clustered(1500), settings)
-    assert vecs.kind_of(big) == vecs.IVF_SQ8
+    assert vecs.kind_of(big) == vecs.IVF_SQ
     # Shrinking a little keeps the trained cells; below half the limit it turns exact.
     big.remove_ids(np.arange(800, dtype=np.int64))  # 700 left: above 1000 // 2
     kept, trained = vecs.fit(big, settings, 1500)
@@ -81,7 +81,7 @@ def test_writer_commits_the_structure_the_size_calls_for(tmp_path: Path) -> None
     for d in range(12):  # 12 documents x 50 passages
         _upsert(w, f"doc{d}", x[d * 50 : (d + 1) * 50])
     manifest = w.commit()
-    assert manifest.vectors["kind"] == vecs.IVF_SQ8 and manifest.vectors["trained_on"] == 600
+    assert manifest.vectors["kind"] == vecs.IVF_SQ and manifest.vectors["trained_on"] == 600
     with Index.open(tmp_path) as index:
         hits = index.search(x[130], 5)
         assert hits[0].passage.doc_id == "doc2"

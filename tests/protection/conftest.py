@@ -31,9 +31,7 @@ def seed_qa(seed_index: Path, embedder: Embedder) -> QAService:
 
 
 @pytest.fixture
-def make_app(
-    monkeypatch: pytest.MonkeyPatch, seed_index: Path, seed_qa: QAService
-) -> AppFactory:
+def make_app(monkeypatch: pytest.MonkeyPatch, seed_index: Path, seed_qa: QAService) -> AppFactory:
     """``make_app(env, qa=...)``: the real app over ``qa`` (default: the seed index)."""
     for name in PROTECTION_ENV:
         monkeypatch.delenv(name, raising=False)

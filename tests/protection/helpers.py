@@ -66,8 +66,16 @@ def serve(
     port = free_port()
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.protection.serve_wired", "serve", "--index", str(index_dir),
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "tests.protection.serve_wired",
+            "serve",
+            "--index",
+            str(index_dir),
+            "--port",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=subprocess_env(env),
@@ -98,8 +106,9 @@ def serve(
         log.close()
 
 
-def citeline(args: Iterable[str], *, env: dict[str, str] | None = None,
-             timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def citeline(
+    args: Iterable[str], *, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``citeline`` command to completion."""
     return subprocess.run(
         [sys.executable, "-m", "citeline.cli", *args],

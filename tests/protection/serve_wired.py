@@ -22,7 +22,7 @@ def _create_protected_app(*args: Any, **kwargs: Any) -> Any:
     return app
 
 
-server_app.create_app = _create_protected_app  # type: ignore[assignment]
+server_app.create_app = _create_protected_app
 
 if __name__ == "__main__":
     from citeline.cli import app

@@ -127,7 +127,9 @@ def test_streamed_large_body_is_refused(small_bodies: TestClient) -> None:
             yield b"a" * 500
         yield b'"}'
 
-    r = small_bodies.post("/v1/search", content=chunks(), headers={"content-type": "application/json"})
+    r = small_bodies.post(
+        "/v1/search", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 413
     assert "2048 bytes" in r.json()["error"]
     refused = small_bodies.get("/metrics").text
@@ -168,9 +170,7 @@ def test_cors_is_closed_by_default(make_app: AppFactory, open_client: Opener) ->
 def test_cors_allows_exactly_the_configured_origins(
     make_app: AppFactory, open_client: Opener
 ) -> None:
-    client = open_client(
-        make_app({"CITELINE_CORS_ORIGINS": ORIGIN, "CITELINE_API_KEYS": TEST_KEY})
-    )
+    client = open_client(make_app({"CITELINE_CORS_ORIGINS": ORIGIN, "CITELINE_API_KEYS": TEST_KEY}))
     preflight = client.options("/v1/search", headers=PREFLIGHT)
     assert preflight.status_code == 200  # answered before the key check: browsers send none
     assert preflight.headers["access-control-allow-origin"] == ORIGIN

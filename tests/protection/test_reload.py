@@ -35,7 +35,10 @@ def _search_ids(client: TestClient, query: str, **headers: str) -> list[str]:
 
 
 def test_reload_endpoint_swaps_in_the_new_generation(
-    make_app: AppFactory, open_client: Opener, index_copy: Path, embedder: Embedder,
+    make_app: AppFactory,
+    open_client: Opener,
+    index_copy: Path,
+    embedder: Embedder,
     tmp_path: Path,
 ) -> None:
     old_qa = QAService.load(index_copy, embedder=embedder)
@@ -74,7 +77,10 @@ def test_reload_endpoint_swaps_in_the_new_generation(
 
 
 def test_a_replaced_index_is_freed_once_nothing_holds_it(
-    make_app: AppFactory, open_client: Opener, index_copy: Path, embedder: Embedder,
+    make_app: AppFactory,
+    open_client: Opener,
+    index_copy: Path,
+    embedder: Embedder,
     tmp_path: Path,
 ) -> None:
     # The first service stays referenced by create_app's lifespan (it was handed in);
@@ -93,11 +99,15 @@ def test_a_replaced_index_is_freed_once_nothing_holds_it(
 
 
 def test_watcher_picks_up_a_new_generation(
-    make_app: AppFactory, open_client: Opener, index_copy: Path, embedder: Embedder,
+    make_app: AppFactory,
+    open_client: Opener,
+    index_copy: Path,
+    embedder: Embedder,
     tmp_path: Path,
 ) -> None:
-    app = make_app({"CITELINE_RELOAD_INTERVAL": "0.2"},
-                   qa=QAService.load(index_copy, embedder=embedder))
+    app = make_app(
+        {"CITELINE_RELOAD_INTERVAL": "0.2"}, qa=QAService.load(index_copy, embedder=embedder)
+    )
     client = open_client(app)
     articles.write(tmp_path / "new", articles.LANTERN_ID, articles.LANTERN)
     summary = Ingestor(embedder, index_copy).run([tmp_path / "new"])
@@ -111,7 +121,10 @@ def test_watcher_picks_up_a_new_generation(
 
 
 def test_a_broken_new_generation_is_refused_and_the_old_one_keeps_serving(
-    make_app: AppFactory, open_client: Opener, index_copy: Path, embedder: Embedder,
+    make_app: AppFactory,
+    open_client: Opener,
+    index_copy: Path,
+    embedder: Embedder,
     tmp_path: Path,
 ) -> None:
     app = make_app(qa=QAService.load(index_copy, embedder=embedder))
@@ -132,7 +145,10 @@ def test_a_broken_new_generation_is_refused_and_the_old_one_keeps_serving(
 
 
 def test_reload_recovers_a_server_that_started_without_an_index(
-    make_app: AppFactory, open_client: Opener, index_copy: Path, embedder: Embedder,
+    make_app: AppFactory,
+    open_client: Opener,
+    index_copy: Path,
+    embedder: Embedder,
 ) -> None:
     """The state the lifespan leaves when the index was unreadable at startup."""
     app = make_app(qa=QAService.load(index_copy, embedder=embedder))
@@ -151,7 +167,10 @@ def test_reload_recovers_a_server_that_started_without_an_index(
 
 
 def test_recovery_failure_is_a_503_and_records_the_error(
-    make_app: AppFactory, open_client: Opener, index_copy: Path, embedder: Embedder,
+    make_app: AppFactory,
+    open_client: Opener,
+    index_copy: Path,
+    embedder: Embedder,
 ) -> None:
     app = make_app(qa=QAService.load(index_copy, embedder=embedder))
     client = open_client(app)
