@@ -7,13 +7,14 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citeline.eval_cli import eval_app
 from citeline.slack_cli import slack
 from server.settings import Settings
 
@@ -33,6 +34,16 @@ IndexOpt = Annotated[
     typer.Option("--index", "-i", help="Index directory [default: $CITELINE_INDEX or var/index]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(help="dense, bm25 or hybrid [default: $CITELINE_RETRIEVAL_MODE or hybrid]"),
+]
+
+
+def _mode(mode: str | None) -> Literal["dense", "bm25", "hybrid"] | None:
+    if mode not in (None, "dense", "bm25", "hybrid"):
+        raise _fail(f"--mode must be dense, bm25 or hybrid, not {mode!r}")
+    return mode  # type: ignore[return-value]
 
 
 def _settings(index: Path | None) -> Settings:
@@ -170,13 +181,14 @@ def ask(
     question: Annotated[str, typer.Argument(help="A question in plain words")],
     index: IndexOpt = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
+    mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the index, with cited quotes."""
     if not question.strip():
         raise _fail("the question is empty")
     qa = _load_qa(_settings(index))
-    answer = qa.ask(question.strip(), top_k)
+    answer = qa.ask(question.strip(), top_k, _mode(mode))
     if as_json:
         out.print_json(json.dumps(asdict(answer)))
         return
@@ -194,13 +206,14 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for")],
     index: IndexOpt = None,
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the passages most similar to a query."""
     if not query.strip():
         raise _fail("the query is empty")
     qa = _load_qa(_settings(index))
-    hits = qa.search(query.strip(), top_k)
+    hits = qa.search(query.strip(), top_k, None, _mode(mode))
     if as_json:
         out.print_json(json.dumps([{**asdict(h.passage), "score": h.score} for h in hits]))
         return
@@ -216,6 +229,7 @@ def search(
 
 
 app.command()(slack)
+app.add_typer(eval_app, name="eval")
 
 if __name__ == "__main__":
     app()

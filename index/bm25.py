@@ -194,6 +194,13 @@ class Bm25Index:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.doc_ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def scores_of(self, scores: np.ndarray, doc_ids: list[str]) -> np.ndarray:
+        """Entries of ``scores`` (from :meth:`scores`) for these documents (0 if unknown)."""
+        rows = np.array([self._row.get(d, -1) for d in doc_ids], dtype=np.int64)
+        if scores.size == 0:
+            return np.zeros(len(doc_ids), dtype=np.float32)
+        return np.where(rows >= 0, scores[np.maximum(rows, 0)], 0.0).astype(np.float32)
+
     def score_of(self, scores: np.ndarray, doc_id: str) -> float:
         row = self._row.get(doc_id)
         return float(scores[row]) if row is not None else 0.0

@@ -63,6 +63,33 @@ class Ranked:
     score: float
 
 
+@dataclass(frozen=True)
+class _Fused:
+    """Every passage of every candidate document with its fused score, as arrays
+    (a query touches thousands of passages; objects are made for the top only)."""
+
+    documents_: list[str]
+    chunk_ids: np.ndarray
+    owner: np.ndarray  # index into documents_ of each passage
+    scores: np.ndarray
+    order: np.ndarray  # passages best first
+
+    def top(self, k: int) -> list[Ranked]:
+        return [
+            Ranked(int(self.chunk_ids[i]), self.documents_[self.owner[i]], float(self.scores[i]))
+            for i in self.order[:k]
+        ]
+
+    def documents(self) -> list[str]:
+        """Documents in the order of their best passage."""
+        _, first = np.unique(self.owner[self.order], return_index=True)
+        return [self.documents_[self.owner[self.order[i]]] for i in np.sort(first)]
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_NOTHING = _Fused([], _EMPTY, _EMPTY, np.zeros(0), _EMPTY)
+
+
 class Retriever:
     def __init__(self, index: Index, settings: FusionSettings | None = None) -> None:
         self.index = index
@@ -86,7 +113,7 @@ class Retriever:
         if mode == "bm25":
             return self._bm25_passages(query, self._bm25_docs(query, top_k, filters))
         assert query_vector is not None
-        ranked = self._hybrid(query, query_vector, filters)[:top_k]
+        ranked = self._hybrid(query, query_vector, filters).top(top_k)
         passages = self.index.passages(r.chunk_id for r in ranked)
         return [SearchHit(passages[r.chunk_id], r.score) for r in ranked if r.chunk_id in passages]
 
@@ -107,8 +134,7 @@ class Retriever:
             return [d for d, _ in self._bm25_docs(query, depth, filters)]
         assert query_vector is not None
         if mode == "hybrid":
-            ranked = self._hybrid(query, query_vector, filters)
-            return list(dict.fromkeys(r.doc_id for r in ranked))[:depth]
+            return self._hybrid(query, query_vector, filters).documents()[:depth]
         # Enough passages that ``depth`` documents appear even when many
         # passages of one document rank close together.
         pairs = self.index.search_ids(query_vector, depth * 10, filters)
@@ -152,7 +178,7 @@ class Retriever:
 
     def _hybrid(
         self, query: str, query_vector: np.ndarray, filters: Mapping[str, Any] | None
-    ) -> list[Ranked]:
+    ) -> _Fused:
         """Every passage of every candidate document, by fused score."""
         s = self.settings
         # The candidate depth is fixed, not tied to top_k, so asking for more
@@ -165,35 +191,37 @@ class Retriever:
         for i, score in pairs:
             if i in owner:
                 dense_docs.setdefault(owner[i], score)
-        dense_top = list(dense_docs.items())[:n]
+        dense_top = list(dense_docs.values())[:n]
         # Keyword candidates; every document's score is kept for the rest.
         bm25 = self.index.bm25
         all_bm25 = bm25.scores(query)
         bm25_top = bm25.top(query, n, self._allowed(filters), scores=all_bm25)
-        candidates = list(dict.fromkeys([d for d, _ in dense_top] + [d for d, _ in bm25_top]))
+        candidates = list(dict.fromkeys([*list(dense_docs)[:n], *(d for d, _ in bm25_top)]))
         if not candidates:
-            return []
+            return _NOTHING
 
         # Exact dense scores of every passage of every candidate document.
         chunk_ids = self.index.chunk_ids_of(candidates)
-        flat_ids = [i for d in candidates for i in chunk_ids[d]]
-        if not flat_ids:
-            return []
-        owner_of = [d for d in candidates for _ in chunk_ids[d]]
+        counts = np.array([len(chunk_ids[d]) for d in candidates], dtype=np.int64)
+        if counts.sum() == 0:
+            return _NOTHING
+        flat_ids = np.fromiter(
+            (i for d in candidates for i in chunk_ids[d]), dtype=np.int64, count=int(counts.sum())
+        )
+        passage_owner = np.repeat(np.arange(len(candidates)), counts)
         cosine = self.index.vectors(flat_ids) @ np.asarray(query_vector, dtype=np.float32)
-        doc_bm25 = {d: bm25.score_of(all_bm25, d) for d in candidates}
+        doc_bm25 = bm25.scores_of(all_bm25, candidates)
 
-        d_scores = [v for _, v in dense_top]
-        d_hi, d_lo = (max(d_scores), min(d_scores)) if d_scores else (1.0, 0.0)
+        d_hi, d_lo = (max(dense_top), min(dense_top)) if dense_top else (1.0, 0.0)
         b_scores = [v for _, v in bm25_top]
         b_hi = max(b_scores) if b_scores else 0.0
         # Fewer keyword matches than candidates: the unmatched rest score 0.
         b_lo = min(b_scores) if len(b_scores) >= n else 0.0
         dense_part = _rescale(cosine, d_hi, d_lo)
         if b_hi > 0:
-            bm25_part = _rescale(np.array([doc_bm25[d] for d in owner_of]), b_hi, b_lo)
+            bm25_part = _rescale(doc_bm25, b_hi, b_lo)[passage_owner]
         else:
             bm25_part = np.zeros_like(dense_part)
         fused = s.dense_weight * dense_part + (1.0 - s.dense_weight) * bm25_part
         order = np.argsort(-fused, kind="stable")
-        return [Ranked(flat_ids[i], owner_of[i], float(fused[i])) for i in order]
+        return _Fused(candidates, flat_ids, passage_owner, fused, order)

@@ -364,7 +364,7 @@ class Index:
                 out[r[1]].append(int(r[0]))
         return out
 
-    def vectors(self, chunk_ids: list[int]) -> np.ndarray:
+    def vectors(self, chunk_ids: np.ndarray | list[int]) -> np.ndarray:
         """Stored vectors of these passages (decoded, so approximate, under IVF-SQ8)."""
         return vecs.reconstruct(self._faiss, chunk_ids)
 

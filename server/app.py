@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from index.embedder import Embedder
+from index.retrieval import FusionSettings
 from server import errors
 from server.answering import AnswerService
 from server.qa import QAService
@@ -30,6 +31,10 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
             settings.index,
             embedder=Embedder(threads=settings.embed_threads),
             top_k=settings.top_k,
+            mode=settings.retrieval_mode,
+            fusion=FusionSettings(
+                dense_weight=settings.fusion_dense_weight, candidates=settings.fusion_candidates
+            ),
         )
         app.state.qa = service
         answers = AnswerService.from_settings(settings, service)

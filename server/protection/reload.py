@@ -148,6 +148,8 @@ class Reloader:
 
     def _build(self, old: QAService | None) -> QAService:
         if old is None:
+            # Fail fast on a still-broken index before loading a model for it.
+            Index.open(self.root()).close()
             new = QAService.load(
                 self.root(),
                 embedder=self._shared_embedder(),

@@ -1,0 +1,400 @@
+"""Bounded load test of /v1/search and /v1/ask on 127.0.0.1, and a comparison of
+server settings (uvicorn workers, embedder threads, request thread pool).
+
+    # against a running server (loopback only)
+    .venv/bin/python bench/load.py run --url http://127.0.0.1:8000 [--key KEY]
+    # start a server over an index, load it, stop it
+    .venv/bin/python bench/load.py run --index var/bench/bbc-index --config w1t2
+    # compare settings; each config gets a fresh server
+    .venv/bin/python bench/load.py compare --index var/bench/bbc-index \
+        --configs w1t1,w1t2,w2t1,w1t2p8 --duration 20
+
+Each endpoint is loaded by ``--clients`` concurrent clients (default 32) for
+``--duration`` seconds (default 30) after ``--warmup`` seconds that are not
+counted; prints requests, throughput, p50/p99 latency and errors (any non-200
+or transport failure). A config ``wNtMpK`` is N uvicorn worker processes, M
+torch threads per process (CITELINE_EMBED_THREADS), and K threads in the pool
+that runs the sync routes (anyio's default is 40; omit p to keep it).
+
+Without ``--index``/``--url`` the index is built once from ../shared/data/bbc
+into var/bench/bbc-index. Servers started here turn the rate limit off (every
+client comes from one address) and run the real app: create_app + protection.
+The load generator shares the machine's cores with the server; on 2 cores that
+costs the server some throughput, equally for every config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BBC = ROOT.parent / "shared" / "data" / "bbc" / "corpus.jsonl"
+DEFAULT_INDEX = ROOT / "var" / "bench" / "bbc-index"
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+CONFIG_RE = re.compile(r"^w(\d+)t(\d+)(?:p(\d+))?$")
+ENDPOINTS = {"search": "/v1/search", "ask": "/v1/ask"}
+
+
+# -- the app the benchmark servers run (uvicorn imports it in each worker) --------------
+
+
+def make_app() -> Any:
+    """uvicorn factory: the real app, protection installed, pool size from BENCH_THREADPOOL."""
+    sys.path.insert(0, str(ROOT))
+    import contextlib
+
+    import anyio.to_thread
+
+    from server.app import create_app
+    from server.protection import install
+
+    app = create_app()
+    install(app)
+    pool = int(os.environ.get("BENCH_THREADPOOL", "0"))
+    if pool:
+        inner = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(a: Any) -> Any:
+            # The limiter belongs to the running event loop: set it at startup.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = pool
+            async with inner(a) as state:
+                yield state
+
+        app.router.lifespan_context = lifespan
+    return app
+
+
+# -- load ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    config: str
+    endpoint: str
+    clients: int
+    seconds: float
+    requests: int
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def questions(limit: int = 200) -> list[str]:
+    """Varied realistic queries: BBC headlines (read at run time, never stored)."""
+    out: list[str] = []
+    if BBC.exists():
+        with BBC.open(encoding="utf-8") as fh:
+            for line in fh:
+                title = json.loads(line).get("title") or ""
+                if title:
+                    out.append(title.strip())
+                if len(out) >= limit:
+                    break
+    return out or ["What did Gazprom and SOCAR sign?", "BRICS membership", "oil prices"]
+
+
+async def _load(
+    url: str,
+    path: str,
+    clients: int,
+    duration: float,
+    warmup: float,
+    headers: dict[str, str],
+    queries: list[str],
+) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop_at = measure_from + duration
+    field = "query" if path.endswith("search") else "question"
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client(n: int, http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        i = n
+        while (now := time.perf_counter()) < stop_at:
+            body = {field: queries[i % len(queries)]}
+            i += clients
+            try:
+                r = await http.post(path, json=body)
+                ok = r.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            done = time.perf_counter()
+            if now >= measure_from:
+                if ok:
+                    latencies.append((done - now) * 1000)
+                else:
+                    errors += 1
+
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as http:
+        await asyncio.gather(*(client(n, http) for n in range(clients)))
+    # Requests still running at stop_at finish late; count the real window.
+    return latencies, errors, max(duration, time.perf_counter() - measure_from)
+
+
+def load(
+    url: str,
+    config: str,
+    endpoints: list[str],
+    clients: int,
+    duration: float,
+    warmup: float,
+    key: str | None,
+) -> list[Row]:
+    host = urlsplit(url).hostname or ""
+    if host not in LOOPBACK:
+        raise SystemExit(f"refusing to load {host}: this benchmark runs on loopback only")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    queries = questions()
+    rows = []
+    for name in endpoints:
+        latencies, errors, seconds = asyncio.run(
+            _load(url, ENDPOINTS[name], clients, duration, warmup, headers, queries)
+        )
+        row = Row(
+            config=config,
+            endpoint=name,
+            clients=clients,
+            seconds=round(seconds, 1),
+            requests=len(latencies),
+            throughput=round(len(latencies) / seconds, 1),
+            p50_ms=round(percentile(latencies, 50), 1),
+            p99_ms=round(percentile(latencies, 99), 1),
+            errors=errors,
+        )
+        print(_format([row], header=False), flush=True)
+        rows.append(row)
+    return rows
+
+
+# -- servers --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def parse_config(config: str) -> tuple[int, int, int | None]:
+    m = CONFIG_RE.match(config)
+    if not m:
+        raise SystemExit(f"config {config!r} is not like w1t2 or w2t1p8")
+    return int(m[1]), int(m[2]), int(m[3]) if m[3] else None
+
+
+@contextmanager
+def server(index: Path, config: str, log_dir: Path) -> Iterator[str]:
+    workers, threads, pool = parse_config(config)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CITELINE_INDEX": str(index),
+        "CITELINE_EMBED_THREADS": str(threads),
+        "CITELINE_RATE_LIMIT": "0",
+        "CITELINE_RELOAD_INTERVAL": "0",
+        "CITELINE_LOG_LEVEL": "info",
+    }
+    env.pop("CITELINE_API_KEYS", None)
+    if pool:
+        env["BENCH_THREADPOOL"] = str(pool)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"server-{config}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "load:make_app",
+                "--factory",
+                "--app-dir",
+                str(ROOT / "bench"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "info",
+                "--no-access-log",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            # Every worker loads the model; wait for all of them, not the first.
+            deadline = time.monotonic() + 300
+            while (
+                log_path.read_text(errors="replace").count("Application startup complete") < workers
+            ):
+                if proc.poll() is not None:
+                    raise SystemExit(f"server exited: {log_path.read_text()}")
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"server not ready: {log_path.read_text()}")
+                time.sleep(0.5)
+            url = f"http://127.0.0.1:{port}"
+            httpx.get(f"{url}/readyz", timeout=10).raise_for_status()
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def ensure_index(index: Path, limit: int | None) -> Path:
+    if (index / "CURRENT").exists():
+        return index
+    source = BBC
+    if limit:
+        source = index.parent / f"bbc-{limit}.jsonl"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        with BBC.open(encoding="utf-8") as src, source.open("w", encoding="utf-8") as out:
+            for n, line in enumerate(src):
+                if n >= limit:
+                    break
+                out.write(line)
+    print(f"building the benchmark index {index} from {source} (once)...", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "citeline.cli",
+            "ingest",
+            str(source),
+            "--index",
+            str(index),
+            "--no-progress",
+        ],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return index
+
+
+# -- reporting ----------------------------------------------------------------------------------
+
+
+def _format(rows: list[Row], header: bool = True) -> str:
+    cols = (
+        "config",
+        "endpoint",
+        "clients",
+        "seconds",
+        "requests",
+        "throughput",
+        "p50_ms",
+        "p99_ms",
+        "errors",
+    )
+    widths = (10, 8, 7, 7, 8, 10, 8, 8, 6)
+    lines = []
+    if header:
+        lines.append("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
+    for row in rows:
+        values = asdict(row)
+        lines.append("  ".join(str(values[c]).rjust(w) for c, w in zip(cols, widths, strict=True)))
+    return "\n".join(lines)
+
+
+def best(rows: list[Row]) -> str:
+    """The config with the highest throughput relative to the best, summed over endpoints;
+    a config with any error is out."""
+    configs = sorted({r.config for r in rows})
+    top = {
+        e: max(r.throughput for r in rows if r.endpoint == e) or 1.0
+        for e in {r.endpoint for r in rows}
+    }
+
+    def score(config: str) -> float:
+        mine = [r for r in rows if r.config == config]
+        if any(r.errors for r in mine):
+            return -1.0
+        return sum(r.throughput / top[r.endpoint] for r in mine)
+
+    return max(configs, key=score)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "compare"):
+        p = sub.add_parser(name)
+        p.add_argument("--index", type=Path, default=None)
+        p.add_argument("--limit", type=int, default=None, help="BBC articles for a built index")
+        p.add_argument("--clients", type=int, default=32)
+        p.add_argument("--duration", type=float, default=30.0)
+        p.add_argument("--warmup", type=float, default=3.0)
+        p.add_argument("--endpoints", default="search,ask")
+        p.add_argument("--json", type=Path, default=None, help="also write the rows here")
+        p.add_argument("--logs", type=Path, default=ROOT / "var" / "bench" / "logs")
+        if name == "run":
+            p.add_argument("--url", default=None, help="a running server (loopback)")
+            p.add_argument("--key", default=os.environ.get("CITELINE_BENCH_KEY"))
+            p.add_argument("--config", default="w1t2")
+        else:
+            p.add_argument("--configs", default="w1t1,w1t2,w2t1,w2t2")
+    args = parser.parse_args()
+    endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
+    for e in endpoints:
+        if e not in ENDPOINTS:
+            raise SystemExit(f"unknown endpoint {e!r}; use {', '.join(ENDPOINTS)}")
+    print(_format([], header=True), flush=True)
+    rows: list[Row] = []
+    if args.command == "run" and args.url:
+        rows = load(
+            args.url, "external", endpoints, args.clients, args.duration, args.warmup, args.key
+        )
+    else:
+        index = ensure_index(args.index or DEFAULT_INDEX, args.limit)
+        configs = [args.config] if args.command == "run" else args.configs.split(",")
+        for config in configs:
+            parse_config(config)
+        for config in configs:
+            with server(index, config, args.logs) as url:
+                rows += load(url, config, endpoints, args.clients, args.duration, args.warmup, None)
+    print()
+    print(_format(rows))
+    if args.command == "compare":
+        print(f"\nbest on this machine ({os.cpu_count()} cores): {best(rows)}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
