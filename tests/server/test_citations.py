@@ -37,11 +37,11 @@ def test_markers_to_no_source_are_dropped_and_unsupported_claims_marked(
     hits: list[SearchHit], embedder: Embedder
 ) -> None:
     text = (
-        "Gazprom and SOCAR agreed on a strategic partnership [1]. "
+        "Gazprom and SOCAR agreed on a strategic partnership [1][n]. "
         "The moon is made of green cheese and orbits Saturn [9]."
     )
     answer = CitationVerifier(embedder).run(text, hits)
-    assert "[9]" not in answer.answer
+    assert "[9]" not in answer.answer and "[n]" not in answer.answer
     cheese = [s for s in answer.sentences if "cheese" in s.text]
     assert cheese and cheese[0].supported is False and cheese[0].citations == []
     assert {c.n for c in answer.citations} == {1}
@@ -61,3 +61,17 @@ def test_abstention_phrase_is_recognised() -> None:
     phrase = "I cannot find the answer in the provided sources."
     assert is_abstention("I cannot find the answer in the provided sources", phrase)
     assert not is_abstention("Gazprom signed a deal [1].", phrase)
+
+
+def test_a_wrong_name_is_not_supported_by_a_similar_sentence(
+    seed_index: Path, embedder: Embedder
+) -> None:
+    with Index.open(seed_index) as index:
+        brics = index.search(embedder.encode_query("Azerbaijan applied for BRICS membership"), 1)
+    assert "BRICS" in brics[0].passage.text
+    verifier = CitationVerifier(embedder)
+    right = verifier.run("Azerbaijan applied for BRICS membership. [1]", brics)
+    wrong = verifier.run("Azerbaijan applied for NATO membership. [1]", brics)
+    assert right.sentences[0].supported and right.citations[0].supported
+    assert "BRICS" in right.citations[0].quote
+    assert not wrong.sentences[0].supported and not wrong.citations[0].supported
