@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -116,6 +117,8 @@ def main() -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
+        # Measure the service, not the per-client rate limit.
+        env={**os.environ, "CITELINE_RATE_LIMIT": "0"},
     )
     base = f"http://127.0.0.1:{port}"
     try:

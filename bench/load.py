@@ -55,29 +55,13 @@ ENDPOINTS = {"search": "/v1/search", "ask": "/v1/ask"}
 
 
 def make_app() -> Any:
-    """uvicorn factory: the real app, protection installed, pool size from BENCH_THREADPOOL."""
+    """uvicorn factory: the real app with the protection layer (settings from env)."""
     sys.path.insert(0, str(ROOT))
-    import contextlib
-
-    import anyio.to_thread
-
     from server.app import create_app
     from server.protection import install
 
     app = create_app()
-    install(app)
-    pool = int(os.environ.get("BENCH_THREADPOOL", "0"))
-    if pool:
-        inner = app.router.lifespan_context
-
-        @contextlib.asynccontextmanager
-        async def lifespan(a: Any) -> Any:
-            # The limiter belongs to the running event loop: set it at startup.
-            anyio.to_thread.current_default_thread_limiter().total_tokens = pool
-            async with inner(a) as state:
-                yield state
-
-        app.router.lifespan_context = lifespan
+    install(app)  # a no-op once create_app installs it itself
     return app
 
 
@@ -95,6 +79,15 @@ class Row:
     p50_ms: float
     p99_ms: float
     errors: int
+    # Server CPU time per answered request (all its processes): capacity, much less
+    # disturbed by other load on a shared machine than throughput is.
+    cpu_ms_per_req: float | None = None
+    # Resident memory of all server processes at the end (each worker holds a model).
+    rss_mb: float | None = None
+    # Worst /healthz latency seen by a probe once a second under this load: what a
+    # liveness probe would see (a slow one gets a busy server restarted).
+    probe_max_ms: float | None = None
+    error_kinds: str = ""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -126,9 +119,12 @@ async def _load(
     warmup: float,
     headers: dict[str, str],
     queries: list[str],
-) -> tuple[list[float], int, float]:
+    pid: int | None,
+) -> tuple[list[float], dict[str, int], float, float | None, float]:
     latencies: list[float] = []
-    errors = 0
+    probes: list[float] = []
+    errors: dict[str, int] = {}
+    cpu_start: float | None = None
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + duration
@@ -136,27 +132,72 @@ async def _load(
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client(n: int, http: httpx.AsyncClient) -> None:
-        nonlocal errors
         i = n
         while (now := time.perf_counter()) < stop_at:
             body = {field: queries[i % len(queries)]}
             i += clients
             try:
                 r = await http.post(path, json=body)
-                ok = r.status_code == 200
-            except httpx.HTTPError:
-                ok = False
+                kind = "" if r.status_code == 200 else f"HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                kind = type(exc).__name__
             done = time.perf_counter()
             if now >= measure_from:
-                if ok:
+                if not kind:
                     latencies.append((done - now) * 1000)
                 else:
-                    errors += 1
+                    errors[kind] = errors.get(kind, 0) + 1
 
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as http:
-        await asyncio.gather(*(client(n, http) for n in range(clients)))
+    async def probe(http: httpx.AsyncClient) -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        while (now := time.perf_counter()) < stop_at:
+            try:
+                await http.get("/healthz")
+                probes.append((time.perf_counter() - now) * 1000)
+            except httpx.HTTPError:
+                probes.append(float("inf"))
+            await asyncio.sleep(1.0)
+
+    async def cpu_mark() -> None:
+        nonlocal cpu_start
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu_start = server_cpu_seconds(pid) if pid else None
+
+    async with (
+        httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as http,
+        httpx.AsyncClient(base_url=url, timeout=120) as prober,  # its own connection
+    ):
+        await asyncio.gather(cpu_mark(), probe(prober), *(client(n, http) for n in range(clients)))
+    cpu = None
+    if pid and cpu_start is not None:
+        cpu = server_cpu_seconds(pid) - cpu_start
     # Requests still running at stop_at finish late; count the real window.
-    return latencies, errors, max(duration, time.perf_counter() - measure_from)
+    seconds = max(duration, time.perf_counter() - measure_from)
+    return latencies, errors, seconds, cpu, max(probes, default=float("nan"))
+
+
+def _server_stats(pid: int) -> list[list[str]]:
+    """/proc/PID/stat fields (after the name) of a process and its children."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            out.append(fields)
+    return out
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server and its children (uvicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum((int(f[11]) + int(f[12])) / tick for f in _server_stats(pid))
+
+
+def server_rss_mb(pid: int) -> float:
+    page = os.sysconf("SC_PAGE_SIZE")
+    return round(sum(int(f[21]) * page for f in _server_stats(pid)) / 2**20, 0)
 
 
 def load(
@@ -167,6 +208,7 @@ def load(
     duration: float,
     warmup: float,
     key: str | None,
+    pid: int | None = None,
 ) -> list[Row]:
     host = urlsplit(url).hostname or ""
     if host not in LOOPBACK:
@@ -175,8 +217,8 @@ def load(
     queries = questions()
     rows = []
     for name in endpoints:
-        latencies, errors, seconds = asyncio.run(
-            _load(url, ENDPOINTS[name], clients, duration, warmup, headers, queries)
+        latencies, errors, seconds, cpu, probe_max = asyncio.run(
+            _load(url, ENDPOINTS[name], clients, duration, warmup, headers, queries, pid)
         )
         row = Row(
             config=config,
@@ -187,7 +229,11 @@ def load(
             throughput=round(len(latencies) / seconds, 1),
             p50_ms=round(percentile(latencies, 50), 1),
             p99_ms=round(percentile(latencies, 99), 1),
-            errors=errors,
+            errors=sum(errors.values()),
+            cpu_ms_per_req=round(cpu * 1000 / len(latencies), 1) if cpu and latencies else None,
+            error_kinds=", ".join(f"{k} x{n}" for k, n in sorted(errors.items())),
+            rss_mb=server_rss_mb(pid) if pid else None,
+            probe_max_ms=round(probe_max, 1),
         )
         print(_format([row], header=False), flush=True)
         rows.append(row)
@@ -211,7 +257,7 @@ def parse_config(config: str) -> tuple[int, int, int | None]:
 
 
 @contextmanager
-def server(index: Path, config: str, log_dir: Path) -> Iterator[str]:
+def server(index: Path, config: str, log_dir: Path) -> Iterator[tuple[str, int]]:
     workers, threads, pool = parse_config(config)
     port = _free_port()
     env = {
@@ -224,10 +270,10 @@ def server(index: Path, config: str, log_dir: Path) -> Iterator[str]:
         "CITELINE_LOG_LEVEL": "info",
     }
     env.pop("CITELINE_API_KEYS", None)
-    if pool:
-        env["BENCH_THREADPOOL"] = str(pool)
+    # Without p: anyio's default pool of 40 threads (CITELINE_THREADPOOL=0).
+    env["CITELINE_THREADPOOL"] = str(pool or 0)
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"server-{config}.log"
+    log_path = log_dir / f"server-{config}-{time.strftime('%Y%m%dT%H%M%S')}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [
@@ -266,7 +312,7 @@ def server(index: Path, config: str, log_dir: Path) -> Iterator[str]:
                 time.sleep(0.5)
             url = f"http://127.0.0.1:{port}"
             httpx.get(f"{url}/readyz", timeout=10).raise_for_status()
-            yield url
+            yield url, proc.pid
         finally:
             proc.terminate()
             try:
@@ -310,25 +356,30 @@ def ensure_index(index: Path, limit: int | None) -> Path:
 # -- reporting ----------------------------------------------------------------------------------
 
 
+COLUMNS = {
+    "config": 8,
+    "endpoint": 8,
+    "clients": 7,
+    "seconds": 7,
+    "requests": 8,
+    "throughput": 10,
+    "p50_ms": 8,
+    "p99_ms": 8,
+    "errors": 6,
+    "cpu_ms_per_req": 14,
+    "rss_mb": 7,
+    "probe_max_ms": 12,
+}
+
+
 def _format(rows: list[Row], header: bool = True) -> str:
-    cols = (
-        "config",
-        "endpoint",
-        "clients",
-        "seconds",
-        "requests",
-        "throughput",
-        "p50_ms",
-        "p99_ms",
-        "errors",
-    )
-    widths = (10, 8, 7, 7, 8, 10, 8, 8, 6)
     lines = []
     if header:
-        lines.append("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
+        lines.append("  ".join(c.rjust(w) for c, w in COLUMNS.items()))
     for row in rows:
         values = asdict(row)
-        lines.append("  ".join(str(values[c]).rjust(w) for c, w in zip(cols, widths, strict=True)))
+        line = "  ".join(str(values[c]).rjust(w) for c, w in COLUMNS.items())
+        lines.append(line + (f"  ({row.error_kinds})" if row.error_kinds else ""))
     return "\n".join(lines)
 
 
@@ -386,8 +437,10 @@ def main() -> None:
         for config in configs:
             parse_config(config)
         for config in configs:
-            with server(index, config, args.logs) as url:
-                rows += load(url, config, endpoints, args.clients, args.duration, args.warmup, None)
+            with server(index, config, args.logs) as (url, pid):
+                rows += load(
+                    url, config, endpoints, args.clients, args.duration, args.warmup, None, pid
+                )
     print()
     print(_format(rows))
     if args.command == "compare":

@@ -142,7 +142,7 @@ def serve(
     """Serve the HTTP API (and its docs at /docs) over an index."""
     import uvicorn
 
-    from index.store import Index, IndexUnavailable
+    from index.store import Index, IndexMissing, IndexUnavailable
     from server.app import create_app
     from server.slack import SlackSettings
 
@@ -153,8 +153,12 @@ def serve(
         settings.port = port
     try:
         Index.open(settings.index).close()  # fail before the slow model load
-    except IndexUnavailable as exc:
+    except IndexMissing as exc:
         raise _fail(str(exc)) from None
+    except IndexUnavailable as exc:
+        # A damaged index: serve unready (/readyz 503) until it is repaired and
+        # reloaded, rather than exit into a supervisor's restart loop.
+        err.print(f"[bold red]error:[/] {exc}")
     _setup_logging(settings.log_level)
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
     err.print(SlackSettings().describe(), highlight=False)

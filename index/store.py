@@ -93,6 +93,10 @@ class IndexUnavailable(Exception):
     """The index directory is missing, damaged or incompatible; the message says which."""
 
 
+class IndexMissing(IndexUnavailable):
+    """There is no index at all yet: ingest has never written one there."""
+
+
 @dataclass(frozen=True)
 class Manifest:
     format_version: int
@@ -242,12 +246,12 @@ class Index:
     def open(cls, root: Path | str) -> Index:
         root = Path(root)
         if not root.is_dir():
-            raise IndexUnavailable(
+            raise IndexMissing(
                 f"no index at {root}: run `citeline ingest PATH --index {root}` first"
             )
         gen = _current_generation(root)
         if gen is None:
-            raise IndexUnavailable(
+            raise IndexMissing(
                 f"{root} is not a Citeline index (no {CURRENT} file): run "
                 f"`citeline ingest PATH --index {root}` first"
             )

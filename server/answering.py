@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
+from index.embedder import Embedder
 from index.retrieval import Mode
 from server.answers import Answer
 from server.citations import CitationVerifier
 from server.condense import Condenser
+from server.extractive import ExtractiveAnswerer
 from server.generative import GenerativeAnswerer, StreamEvent, extractive_stream
 from server.llm import LLMClient, LLMConfig
 from server.prompting import PromptBuilder, PromptTemplates
@@ -59,7 +61,7 @@ class AnswerService:
             await self.generative.client.aclose()
 
     @classmethod
-    def from_settings(cls, settings: Settings, qa: QAService) -> AnswerService:
+    def from_settings(cls, settings: Settings, embedder: Embedder) -> AnswerService:
         if not settings.llm_base_url:
             return cls(None, Condenser())
         client = LLMClient(
@@ -78,7 +80,9 @@ class AnswerService:
             context_tokens=settings.llm_context_tokens,
             answer_tokens=settings.llm_answer_tokens,
         )
-        generative = GenerativeAnswerer(client, prompts, CitationVerifier(qa.embedder), qa.answerer)
+        generative = GenerativeAnswerer(
+            client, prompts, CitationVerifier(embedder), ExtractiveAnswerer(embedder)
+        )
         return cls(generative, Condenser(client, prompts))
 
     def describe(self) -> str:

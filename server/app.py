@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from index.embedder import Embedder
 from index.retrieval import FusionSettings
-from server import errors
+from index.store import IndexUnavailable
+from server import errors, protection
 from server.answering import AnswerService
 from server.qa import QAService
 from server.routes import answers as answer_routes
@@ -27,29 +28,37 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = qa or QAService.load(
-            settings.index,
-            embedder=Embedder(threads=settings.embed_threads),
-            top_k=settings.top_k,
-            mode=settings.retrieval_mode,
-            fusion=FusionSettings(
-                dense_weight=settings.fusion_dense_weight, candidates=settings.fusion_candidates
-            ),
-        )
+        embedder = qa.embedder if qa else Embedder(threads=settings.embed_threads)
+        app.state.embedder = embedder
+        service: QAService | None = qa
+        app.state.index_error = None
+        if service is None:
+            try:
+                service = QAService.load(
+                    settings.index,
+                    embedder=embedder,
+                    top_k=settings.top_k,
+                    mode=settings.retrieval_mode,
+                    fusion=FusionSettings(
+                        dense_weight=settings.fusion_dense_weight,
+                        candidates=settings.fusion_candidates,
+                    ),
+                )
+            except IndexUnavailable as exc:
+                # Stay up and unready instead of exiting into a restart loop: a
+                # repaired index is picked up by POST /v1/admin/reload or the watcher.
+                app.state.index_error = str(exc)
+                log.error("index not loaded: %s", exc)
         app.state.qa = service
-        answers = AnswerService.from_settings(settings, service)
+        answers = AnswerService.from_settings(settings, embedder)
         app.state.answers = answers
         log.warning(answers.describe())
-        log.info(
-            "index loaded",
-            extra={"documents": service.index.document_count, "chunks": service.index.chunk_count},
-        )
         try:
             yield
         finally:
             await answers.aclose()
-            if qa is None:
-                service.index.close()
+            if qa is None and app.state.qa is not None:
+                app.state.qa.index.close()
 
     app = FastAPI(
         title="Citeline",
@@ -65,4 +74,6 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
     app.include_router(openai_compat.router)
     app.include_router(page.router)
     install_slack(app)
+    # Last: its middleware must wrap everything added before it.
+    protection.install(app)
     return app

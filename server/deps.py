@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from server.answering import AnswerService
 from server.qa import QAService
@@ -12,7 +12,10 @@ from server.settings import Settings
 
 
 def get_qa(request: Request) -> QAService:
-    qa: QAService = request.app.state.qa
+    qa: QAService | None = request.app.state.qa
+    if qa is None:
+        error = getattr(request.app.state, "index_error", None) or "no index loaded"
+        raise HTTPException(503, f"the index is not loaded: {error}")
     return qa
 
 

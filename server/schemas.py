@@ -150,6 +150,11 @@ class Ready(BaseModel):
     embedder: str
 
 
+class NotReady(BaseModel):
+    ready: bool = False
+    error: str = Field(description="Why the index is not loaded, naming the file")
+
+
 class ErrorResponse(BaseModel):
     error: str = Field(description="What went wrong and how to fix it")
     details: list[dict[str, object]] | None = None

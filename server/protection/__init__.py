@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
@@ -92,6 +93,9 @@ def _with_watcher(
         async with inner(scope_app) as state:
             # uvicorn configures its loggers after create_app; restyle them now.
             logs.configure(settings.log_json, logs.UVICORN_LOGGERS)
+            if settings.threadpool:
+                # The limiter belongs to the running event loop, so it is set here.
+                anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool
             task = None
             if settings.reload_interval > 0:
                 task = asyncio.create_task(reloader.watch(), name="citeline-index-watcher")

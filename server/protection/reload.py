@@ -105,13 +105,13 @@ class Reloader:
 
     # -- reloading ------------------------------------------------------------------
 
-    def reload(self, *, trigger: str, force: bool = False) -> ReloadResult:
+    def reload(self, *, trigger: str) -> ReloadResult:
         """Blocking; run in a worker thread. One reload at a time."""
         with self._lock:
             old = self.served
             pointer = self.pointer()
             self._last_attempt = time.monotonic()
-            if old is not None and not force and pointer == old.index.generation.name:
+            if old is not None and pointer == old.index.generation.name:
                 self.metrics.reloads.labels(trigger=trigger, outcome="unchanged").inc()
                 return _result(old, reloaded=False, previous=None, seconds=0.0)
             started = time.perf_counter()
@@ -186,9 +186,9 @@ class Reloader:
             self._embedder = Embedder(threads=self.app.state.settings.embed_threads)
         return self._embedder
 
-    async def reload_async(self, *, trigger: str, force: bool = False) -> ReloadResult:
+    async def reload_async(self, *, trigger: str) -> ReloadResult:
         return await anyio.to_thread.run_sync(
-            lambda: self.reload(trigger=trigger, force=force), limiter=self._limiter
+            lambda: self.reload(trigger=trigger), limiter=self._limiter
         )
 
     # -- watching ----------------------------------------------------------------------

@@ -50,6 +50,14 @@ class ProtectionSettings(BaseSettings):
         "(e.g. https://intranet.example.com); empty = no cross-origin access",
     )
     log_json: bool = Field(False, description="Write logs as one JSON object per line")
+    threadpool: int = Field(
+        4,
+        ge=0,
+        le=1000,
+        description="Threads that run synchronous routes (search, ask) at once; the rest "
+        "queue in order. Answering is CPU-bound: more threads than cores only add "
+        "contention (see bench/load.py). 0 keeps anyio's default of 40",
+    )
     reload_interval: float = Field(
         2.0,
         ge=0,

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
-from server.deps import QA
-from server.schemas import Health, Ready
+from server.qa import QAService
+from server.schemas import Health, NotReady, Ready
 
 router = APIRouter(tags=["health"])
 
@@ -13,8 +14,17 @@ def healthz() -> Health:
     return Health()
 
 
-@router.get("/readyz", response_model=Ready, summary="The index is loaded and searchable")
-def readyz(qa: QA) -> Ready:
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: {"model": NotReady}},
+    summary="The index is loaded and searchable",
+)
+def readyz(request: Request) -> Ready | JSONResponse:
+    qa: QAService | None = request.app.state.qa
+    if qa is None:
+        error = getattr(request.app.state, "index_error", None) or "no index loaded"
+        return JSONResponse(NotReady(error=error).model_dump(), status_code=503)
     manifest = qa.index.manifest
     return Ready(
         ready=True,

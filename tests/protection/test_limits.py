@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import anyio.to_thread
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -190,3 +191,19 @@ def test_cors_allows_exactly_the_configured_origins(
 def test_cors_origins_must_be_exact(bad: str) -> None:
     with pytest.raises(ValidationError, match="exact origin"):
         ProtectionSettings(cors_origins=bad)
+
+
+# -- the request thread pool ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("setting", "tokens"), [("3", 3), ("0", 40)])
+def test_thread_pool_size_is_applied_at_startup(
+    make_app: AppFactory, open_client: Opener, setting: str, tokens: int
+) -> None:
+    app = make_app({"CITELINE_THREADPOOL": setting})
+
+    @app.get("/test-only/pool", include_in_schema=False)
+    async def pool() -> dict[str, float]:
+        return {"tokens": anyio.to_thread.current_default_thread_limiter().total_tokens}
+
+    assert open_client(app).get("/test-only/pool").json() == {"tokens": tokens}
