@@ -13,8 +13,10 @@ Each endpoint is loaded by ``--clients`` concurrent clients (default 32) for
 ``--duration`` seconds (default 30) after ``--warmup`` seconds that are not
 counted; prints requests, throughput, p50/p99 latency and errors (any non-200
 or transport failure). A config ``wNtMpK`` is N uvicorn worker processes, M
-torch threads per process (CITELINE_EMBED_THREADS), and K threads in the pool
-that runs the sync routes (anyio's default is 40; omit p to keep it).
+torch threads per process (CITELINE_EMBED_THREADS), K threads in the pool
+that runs the sync routes (CITELINE_THREADPOOL; omit p for anyio's 40), and
+optionally ``eL``: at most L embedding calls at once (an experiment wrapped
+around Embedder.encode here, not a product setting).
 
 Without ``--index``/``--url`` the index is built once from ../shared/data/bbc
 into var/bench/bbc-index. Servers started here turn the rate limit off (every
@@ -47,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BBC = ROOT.parent / "shared" / "data" / "bbc" / "corpus.jsonl"
 DEFAULT_INDEX = ROOT / "var" / "bench" / "bbc-index"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-CONFIG_RE = re.compile(r"^w(\d+)t(\d+)(?:p(\d+))?$")
+CONFIG_RE = re.compile(r"^w(\d+)t(\d+)(?:p(\d+))?(?:e(\d+))?$")
 ENDPOINTS = {"search": "/v1/search", "ask": "/v1/ask"}
 
 
@@ -62,7 +64,27 @@ def make_app() -> Any:
 
     app = create_app()
     install(app)  # a no-op once create_app installs it itself
+    limit = int(os.environ.get("BENCH_EMBED_CONCURRENCY", "0"))
+    if limit:
+        _limit_embedding(limit)
     return app
+
+
+def _limit_embedding(limit: int) -> None:
+    """Experiment only (config suffix eN): at most N embedding calls at once, the CPU-heavy
+    part of search and ask, while the request pool stays free for cheap routes."""
+    import threading
+
+    from index.embedder import Embedder
+
+    gate = threading.BoundedSemaphore(limit)
+    encode = Embedder.encode
+
+    def gated(self: Embedder, texts: list[str], **kwargs: Any) -> Any:
+        with gate:
+            return encode(self, texts, **kwargs)
+
+    Embedder.encode = gated  # type: ignore[method-assign]
 
 
 # -- load ---------------------------------------------------------------------------------
@@ -249,16 +271,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def parse_config(config: str) -> tuple[int, int, int | None]:
+def parse_config(config: str) -> tuple[int, int, int | None, int | None]:
     m = CONFIG_RE.match(config)
     if not m:
-        raise SystemExit(f"config {config!r} is not like w1t2 or w2t1p8")
-    return int(m[1]), int(m[2]), int(m[3]) if m[3] else None
+        raise SystemExit(f"config {config!r} is not like w1t2, w2t1p8 or w1t1e2")
+    return int(m[1]), int(m[2]), int(m[3]) if m[3] else None, int(m[4]) if m[4] else None
 
 
 @contextmanager
 def server(index: Path, config: str, log_dir: Path) -> Iterator[tuple[str, int]]:
-    workers, threads, pool = parse_config(config)
+    workers, threads, pool, embed_limit = parse_config(config)
     port = _free_port()
     env = {
         **os.environ,
@@ -272,6 +294,7 @@ def server(index: Path, config: str, log_dir: Path) -> Iterator[tuple[str, int]]
     env.pop("CITELINE_API_KEYS", None)
     # Without p: anyio's default pool of 40 threads (CITELINE_THREADPOOL=0).
     env["CITELINE_THREADPOOL"] = str(pool or 0)
+    env["BENCH_EMBED_CONCURRENCY"] = str(embed_limit or 0)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"server-{config}-{time.strftime('%Y%m%dT%H%M%S')}.log"
     with log_path.open("wb") as log:

@@ -170,7 +170,10 @@ class Bm25Index:
         """BM25 score of every document (0 where no query term occurs)."""
         if self._model is None:
             return np.zeros(0, dtype=np.float32)
-        return np.asarray(self._model.get_scores(terms(query)), dtype=np.float32)
+        query_terms = terms(query)
+        if not query_terms:  # only stopwords or punctuation: nothing can match
+            return np.zeros(len(self.doc_ids), dtype=np.float32)
+        return np.asarray(self._model.get_scores(query_terms), dtype=np.float32)
 
     def top(
         self,
