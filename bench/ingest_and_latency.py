@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from index.embedder import Embedder  # noqa: E402
 from index.store import CURRENT, PASSAGES  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
+from tests.conftest import start_server  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "bbc" / "corpus.jsonl"
 QUESTIONS = [
@@ -98,40 +97,9 @@ def main() -> None:
     t_reingest = time.perf_counter() - t
     assert again.chunks_embedded == 0, "unchanged re-ingest embedded something"
 
-    log = open(work / "server.log", "wb")  # noqa: SIM115
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import free_port  # the same helper the tests use
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "citeline.cli",
-            "serve",
-            "--index",
-            str(index_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        # Measure the service, not the per-client rate limit.
-        env={**os.environ, "CITELINE_RATE_LIMIT": "0"},
-    )
-    base = f"http://127.0.0.1:{port}"
+    # The same launcher the tests use; measure the service, not the rate limit.
+    proc, base = start_server(index_dir, work / "server.log", env={"CITELINE_RATE_LIMIT": "0"})
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"server did not start: {(work / 'server.log').read_text()}")
-            time.sleep(0.25)
         with httpx.Client(base_url=base, timeout=30) as client:
             n = args.requests
             qs = [QUESTIONS[i % len(QUESTIONS)] for i in range(n)]
