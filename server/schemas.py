@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 # The documented limit; Settings.max_question_chars may lower it per deployment.
 MAX_TEXT = 2000
@@ -19,10 +26,10 @@ _MODE_HELP = (
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     query: Text = Field(description="What to look for, in plain words")
-    top_k: int = Field(5, ge=1, le=50, description="How many passages to return (1-50)")
+    top_k: StrictInt = Field(5, ge=1, le=50, description="How many passages to return (1-50)")
     filters: dict[str, FilterValue] | None = Field(
         None,
         description="Exact matches on doc_id, title, author, source, url, date "
@@ -52,10 +59,10 @@ class SearchResponse(BaseModel):
 
 
 class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     question: Text = Field(description="A question in plain words")
-    top_k: int | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
+    top_k: StrictInt | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
     mode: Mode | None = Field(None, description=_MODE_HELP)
     stream: bool = Field(False, description="Answer as Server-Sent Events (see README)")
 
@@ -98,7 +105,7 @@ class AskResponse(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"]
     content: Annotated[
@@ -107,12 +114,12 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     messages: list[ChatMessage] = Field(
         min_length=1, max_length=100, description="The conversation, oldest first; ends with user"
     )
-    top_k: int | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
+    top_k: StrictInt | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
     mode: Mode | None = Field(None, description=_MODE_HELP)
     stream: bool = Field(False, description="Answer as Server-Sent Events (see README)")
 

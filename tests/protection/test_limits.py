@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 import anyio.to_thread
@@ -207,3 +209,31 @@ def test_thread_pool_size_is_applied_at_startup(
         return {"tokens": anyio.to_thread.current_default_thread_limiter().total_tokens}
 
     assert open_client(app).get("/test-only/pool").json() == {"tokens": tokens}
+
+
+def test_probes_answer_while_the_pool_is_busy(make_app: AppFactory, open_client: Opener) -> None:
+    """With a small pool, sync routes queue for a thread. Probes must not queue behind
+    them (a liveness probe timing out gets a busy server restarted), so /healthz and
+    /readyz must be ``async def`` routes: they do no blocking work."""
+    app = make_app({"CITELINE_THREADPOOL": "1"})
+    entered, release = threading.Event(), threading.Event()
+
+    @app.get("/test-only/busy", include_in_schema=False)
+    def busy() -> dict[str, bool]:  # sync: holds the only pool thread
+        entered.set()
+        return {"released": release.wait(timeout=10)}
+
+    client = open_client(app)
+    worker = threading.Thread(target=client.get, args=("/test-only/busy",))
+    worker.start()
+    try:
+        assert entered.wait(timeout=10)
+        threading.Timer(3.0, release.set).start()  # frees the pool if a probe queued
+        for probe in ("/healthz", "/readyz"):
+            started = time.perf_counter()
+            assert client.get(probe).status_code == 200
+            waited = time.perf_counter() - started
+            assert waited < 1.5, f"{probe} waited {waited:.1f} s for a pool thread"
+    finally:
+        release.set()
+        worker.join(timeout=10)

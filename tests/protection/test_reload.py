@@ -16,6 +16,7 @@ from index.embedder import Embedder
 from index.store import CURRENT
 from ingest.pipeline import Ingestor
 from server.qa import QAService
+from server.settings import Settings
 from tests.protection import articles
 from tests.protection.conftest import AppFactory
 from tests.protection.helpers import AUTH, TEST_KEY, copy_index
@@ -182,3 +183,27 @@ def test_recovery_failure_is_a_503_and_records_the_error(
     assert r.status_code == 503
     assert "gen-that-does-not-exist" in r.json()["error"]
     assert "gen-that-does-not-exist" in app.state.index_error
+
+
+def test_the_generation_loaded_at_startup_is_freed_after_a_reload(
+    monkeypatch: pytest.MonkeyPatch,
+    open_client: Opener,
+    index_copy: Path,
+    embedder: Embedder,
+    tmp_path: Path,
+) -> None:
+    """The app loads the index itself (as `citeline serve` does); after a reload nothing,
+    the lifespan included, may keep the first generation in memory."""
+    import server.app
+
+    monkeypatch.setenv("CITELINE_RELOAD_INTERVAL", "0")
+    # The session's model instead of a second 90 MB copy: the same real model.
+    monkeypatch.setattr(server.app, "Embedder", lambda threads=None: embedder)
+    app = server.app.create_app(Settings(index=index_copy))
+    client = open_client(app)
+    first = weakref.ref(app.state.qa.index)
+    articles.write(tmp_path / "new", articles.GLASSWORKS_ID, articles.GLASSWORKS)
+    Ingestor(embedder, index_copy).run([tmp_path / "new"])
+    assert client.post("/v1/admin/reload").json()["reloaded"] is True
+    gc.collect()
+    assert first() is None, "the startup generation is still referenced after the swap"
