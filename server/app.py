@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
                 app.state.index_error = str(exc)
                 log.error("index not loaded: %s", exc)
         app.state.qa = service
+        # The suspended lifespan must not pin this generation after a reload.
+        del service
         answers = AnswerService.from_settings(settings, embedder)
         app.state.answers = answers
         log.warning(answers.describe())

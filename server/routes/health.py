@@ -10,7 +10,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health()
 
 
@@ -20,7 +20,7 @@ def healthz() -> Health:
     responses={503: {"model": NotReady}},
     summary="The index is loaded and searchable",
 )
-def readyz(request: Request) -> Ready | JSONResponse:
+async def readyz(request: Request) -> Ready | JSONResponse:
     qa: QAService | None = request.app.state.qa
     if qa is None:
         error = getattr(request.app.state, "index_error", None) or "no index loaded"

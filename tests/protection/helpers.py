@@ -62,14 +62,14 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def serve(
     index_dir: Path, log_path: Path, env: dict[str, str] | None = None, *, timeout: float = 180
 ) -> Iterator[str]:
-    """A real ``citeline serve`` subprocess with the protection layer; yields its URL."""
+    """A real ``citeline serve`` subprocess (protection settings from ``env``); yields its URL."""
     port = free_port()
     log = log_path.open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "tests.protection.serve_wired",
+            "citeline.cli",
             "serve",
             "--index",
             str(index_dir),

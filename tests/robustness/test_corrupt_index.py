@@ -88,7 +88,7 @@ def test_server_over_a_damaged_index_stays_up_unready_and_recovers(
             [
                 sys.executable,
                 "-m",
-                "tests.protection.serve_wired",
+                "citeline.cli",
                 "serve",
                 "--index",
                 str(index_dir),
