@@ -10,7 +10,7 @@ PORT ?= 8000
 WHEELS ?= $(HOME)/.cache/citeline/wheels
 LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: install run ingest serve test lint bench clean browser llm
+.PHONY: install run ingest serve test lint bench load load-compare clean browser llm scale nginx
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,18 @@ $(BIN)/.llm-installed: $(BIN)/.installed
 
 llm: $(BIN)/.llm-installed
 
-test: install browser llm
+# The scale-out path (issue: Qdrant backend, Ray ingest): qdrant-client and Ray.
+$(BIN)/.scale-installed: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,scale]'
+	touch $@
+
+scale: $(BIN)/.scale-installed
+
+# Debian's nginx for the replica tests (tests/deploy).
+nginx:
+	bash .ci/install-nginx.sh
+
+test: install browser llm scale nginx
 	$(BIN)/pytest
 
 lint: install
@@ -57,6 +68,14 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/ingest_and_latency.py
+
+# 32 clients for 30 s on /v1/search and /v1/ask, over the BBC index (built once)
+load: install
+	$(BIN)/python bench/load.py run
+
+# the server settings side by side, each on a fresh server
+load-compare: install
+	$(BIN)/python bench/load.py compare --duration 20
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

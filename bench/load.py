@@ -440,9 +440,9 @@ def main() -> None:
         if name == "run":
             p.add_argument("--url", default=None, help="a running server (loopback)")
             p.add_argument("--key", default=os.environ.get("CITELINE_BENCH_KEY"))
-            p.add_argument("--config", default="w1t2")
+            p.add_argument("--config", default="w1t1p4", help="default: the product defaults")
         else:
-            p.add_argument("--configs", default="w1t1,w1t2,w2t1,w2t2")
+            p.add_argument("--configs", default="w1t1p4,w1t2p4,w2t1p4,w1t1")
     args = parser.parse_args()
     endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
     for e in endpoints:

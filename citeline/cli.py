@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -46,8 +47,19 @@ def _mode(mode: str | None) -> Literal["dense", "bm25", "hybrid"] | None:
     return mode  # type: ignore[return-value]
 
 
+def _config_error(exc: ValidationError, prefix: str = "CITELINE_") -> typer.Exit:
+    """A bad environment value names the variable and the reason, not a traceback."""
+    problems = "; ".join(
+        f"{prefix}{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+    )
+    return _fail(f"invalid configuration: {problems}")
+
+
 def _settings(index: Path | None) -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise _config_error(exc) from None
     if index is not None:
         settings.index = index
     return settings
@@ -73,6 +85,13 @@ def ingest(
     max_tokens: Annotated[int, typer.Option(help="Passage size in cl100k tokens")] = 200,
     overlap: Annotated[int, typer.Option(help="Sentences shared by neighbouring passages")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write this run's counters in Prometheus text format "
+            "(for node_exporter's textfile collector)"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update an index from articles; only changed articles are re-embedded."""
@@ -107,6 +126,10 @@ def ingest(
             summary = ingestor.run(paths, progress=report)
     except IndexUnavailable as exc:
         raise _fail(str(exc)) from None
+    if metrics_file is not None:
+        from server.protection.metrics import write_ingest_metrics
+
+        write_ingest_metrics(summary, str(metrics_file))
 
     if as_json:
         out.print_json(json.dumps(summary.as_dict()))
@@ -144,6 +167,7 @@ def serve(
 
     from index.store import Index, IndexMissing, IndexUnavailable
     from server.app import create_app
+    from server.protection.settings import ProtectionSettings
     from server.slack import SlackSettings
 
     settings = _settings(index)
@@ -161,7 +185,16 @@ def serve(
         err.print(f"[bold red]error:[/] {exc}")
     _setup_logging(settings.log_level)
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
-    err.print(SlackSettings().describe(), highlight=False)
+    try:
+        protection = ProtectionSettings()
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    try:
+        slack = SlackSettings()
+    except ValidationError as exc:
+        raise _config_error(exc, prefix="") from None
+    err.print(protection.describe(), highlight=False)
+    err.print(slack.describe(), highlight=False)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

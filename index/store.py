@@ -659,6 +659,10 @@ class IndexWriter:
         for p in gens:
             if p.name not in keep_names:
                 shutil.rmtree(p, ignore_errors=True)
+        # A writer killed between writing its pointer and the rename leaves one behind;
+        # only writers make them and this one holds the lock.
+        for p in self.root.glob(f".{CURRENT}.*"):
+            p.unlink(missing_ok=True)
 
     def __enter__(self) -> IndexWriter:
         return self

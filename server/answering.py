@@ -7,18 +7,22 @@ reloaded index is picked up by the next request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from index.embedder import Embedder
+from index.models import SearchHit
 from index.retrieval import Mode
 from server.answers import Answer
 from server.citations import CitationVerifier
 from server.condense import Condenser
 from server.extractive import ExtractiveAnswerer
-from server.generative import GenerativeAnswerer, StreamEvent, extractive_stream
+from server.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
 from server.llm import LLMClient, LLMConfig
 from server.prompting import PromptBuilder, PromptTemplates
 from server.qa import QAService
@@ -27,29 +31,60 @@ from server.settings import Settings
 Message = dict[str, str]
 
 
+class Timings(Protocol):
+    """Where retrieval and answer times go (server.protection.metrics.Metrics fits)."""
+
+    def observe_retrieval(self, mode: str, seconds: float) -> None: ...
+
+    def observe_answer(self, answerer: str, seconds: float, *, abstained: bool) -> None: ...
+
+
 @dataclass
 class AnswerService:
     generative: GenerativeAnswerer | None
     condenser: Condenser
+    timings: Timings | None = None
+
+    async def _retrieve(
+        self, qa: QAService, question: str, top_k: int | None, mode: Mode | None
+    ) -> tuple[np.ndarray, list[SearchHit]]:
+        started = time.perf_counter()
+        vector, hits = await run_in_threadpool(qa.retrieve, question, top_k, mode)
+        if self.timings is not None:
+            self.timings.observe_retrieval(mode or qa.mode, time.perf_counter() - started)
+        return vector, hits
+
+    def _answered(self, answer: Answer, started: float) -> None:
+        if self.timings is not None:
+            self.timings.observe_answer(
+                answer.answerer, time.perf_counter() - started, abstained=answer.abstained
+            )
 
     async def stream(
         self, qa: QAService, question: str, top_k: int | None = None, mode: Mode | None = None
     ) -> AsyncIterator[StreamEvent]:
-        vector, hits = await run_in_threadpool(qa.retrieve, question, top_k, mode)
+        vector, hits = await self._retrieve(qa, question, top_k, mode)
+        started = time.perf_counter()
         if self.generative is None:
             events = extractive_stream(qa.answerer, question, vector, hits)
         else:
             events = self.generative.stream(question, vector, hits)
         async for event in events:
+            if isinstance(event, FinalEvent):
+                self._answered(event.answer, started)
             yield event
 
     async def ask(
         self, qa: QAService, question: str, top_k: int | None = None, mode: Mode | None = None
     ) -> Answer:
-        vector, hits = await run_in_threadpool(qa.retrieve, question, top_k, mode)
+        vector, hits = await self._retrieve(qa, question, top_k, mode)
+        started = time.perf_counter()
         if self.generative is None:
-            return await run_in_threadpool(qa.answerer.run, question, vector, hits)
-        return await self.generative.run(question, vector, hits)
+            answer = await run_in_threadpool(qa.answerer.run, question, vector, hits)
+        else:
+            answer = await self.generative.run(question, vector, hits)
+        self._answered(answer, started)
+        return answer
 
     async def condense(self, messages: Sequence[Message]) -> str:
         """The last user message, made standalone with the conversation before it."""
@@ -61,9 +96,11 @@ class AnswerService:
             await self.generative.client.aclose()
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder: Embedder) -> AnswerService:
+    def from_settings(
+        cls, settings: Settings, embedder: Embedder, timings: Timings | None = None
+    ) -> AnswerService:
         if not settings.llm_base_url:
-            return cls(None, Condenser())
+            return cls(None, Condenser(), timings)
         client = LLMClient(
             LLMConfig(
                 base_url=settings.llm_base_url,
@@ -83,7 +120,7 @@ class AnswerService:
         generative = GenerativeAnswerer(
             client, prompts, CitationVerifier(embedder), ExtractiveAnswerer(embedder)
         )
-        return cls(generative, Condenser(client, prompts))
+        return cls(generative, Condenser(client, prompts), timings)
 
     def describe(self) -> str:
         if self.generative is None:

@@ -13,6 +13,7 @@ from index.retrieval import FusionSettings
 from index.store import IndexUnavailable
 from server import errors, protection
 from server.answering import AnswerService
+from server.protection.metrics import metrics_of
 from server.qa import QAService
 from server.routes import answers as answer_routes
 from server.routes import health, openai_compat, page, retrieval
@@ -28,7 +29,7 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        embedder = qa.embedder if qa else Embedder(threads=settings.embed_threads)
+        embedder = qa.embedder if qa else Embedder(threads=settings.server_embed_threads)
         app.state.embedder = embedder
         service: QAService | None = qa
         app.state.index_error = None
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
         app.state.qa = service
         # The suspended lifespan must not pin this generation after a reload.
         del service
-        answers = AnswerService.from_settings(settings, embedder)
+        answers = AnswerService.from_settings(settings, embedder, metrics_of(app))
         app.state.answers = answers
         log.warning(answers.describe())
         try:

@@ -18,6 +18,7 @@ from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences
 from server.answers import Answer, Citation
+from server.injection import addresses_an_assistant
 
 _STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with about against between into through
@@ -137,6 +138,8 @@ class ExtractiveAnswerer:
                     continue
                 seen.add(key)
                 text = p.text[a:b]
+                if addresses_an_assistant(text):
+                    continue  # orders to a model are never the answer (see server.injection)
                 overlap = len(terms & content_terms(text)) / len(terms) if terms else 0.0
                 out.append(_Candidate(hit, p.start + a, p.start + b, text, overlap))
         return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from index.models import SearchHit
 from index.text import split_sentences
 from index.tokens import count_tokens
+from server.injection import redact
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Role markers and separators a chat template adds around each message.
@@ -95,7 +96,7 @@ class PromptBuilder:
         used: list[SearchHit] = []
         for hit in hits:
             n = len(used) + 1
-            text = hit.passage.text
+            text = redact(hit.passage.text)
             block = self._source_block(n, hit, text)
             cost = count_tokens(block) + 2
             if cost > room:

@@ -17,7 +17,12 @@ class Settings(BaseSettings):
     port: int = 8000
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question")
     max_question_chars: int = Field(2000, ge=10, description="Longest accepted question/query")
-    embed_threads: int | None = Field(None, description="torch threads for the embedder")
+    embed_threads: int | None = Field(
+        None,
+        description="torch threads for the embedder; unset = 1 in the server "
+        "(bench/load.py: one thread per request beats two fighting over 2 cores) "
+        "and torch's default for ingest",
+    )
     log_level: str = "warning"
     retrieval_mode: Literal["dense", "bm25", "hybrid"] = Field(
         "hybrid",
@@ -43,3 +48,7 @@ class Settings(BaseSettings):
     llm_answer_tokens: int = Field(300, ge=16, description="Longest generated answer, in tokens")
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
     prompts_dir: Path | None = Field(None, description="Folder of prompt templates")
+
+    @property
+    def server_embed_threads(self) -> int:
+        return self.embed_threads or 1

@@ -122,6 +122,16 @@ class Metrics:
             registry=r,
         )
 
+    def observe_retrieval(self, mode: str, seconds: float) -> None:
+        self.retrieval.labels(mode=mode).observe(seconds)
+
+    def observe_answer(
+        self, answerer: str, seconds: float, *, abstained: bool | None = None
+    ) -> None:
+        self.answer.labels(answerer=answerer).observe(seconds)
+        if abstained is not None:
+            self.answers.labels(answerer=answerer, abstained=str(abstained).lower()).inc()
+
     def record_ingest(self, summary: _Summary) -> None:
         for outcome in ("added", "updated", "unchanged", "removed"):
             self.ingest_documents.labels(outcome=outcome).inc(getattr(summary, outcome))
@@ -189,7 +199,7 @@ def metrics_of(obj: Request | Any) -> Metrics | None:
 def observe_retrieval(obj: Request | Any, mode: str, seconds: float) -> None:
     m = metrics_of(obj)
     if m is not None:
-        m.retrieval.labels(mode=mode).observe(seconds)
+        m.observe_retrieval(mode, seconds)
 
 
 def observe_answer(
@@ -197,9 +207,7 @@ def observe_answer(
 ) -> None:
     m = metrics_of(obj)
     if m is not None:
-        m.answer.labels(answerer=answerer).observe(seconds)
-        if abstained is not None:
-            m.answers.labels(answerer=answerer, abstained=str(abstained).lower()).inc()
+        m.observe_answer(answerer, seconds, abstained=abstained)
 
 
 @contextmanager

@@ -183,7 +183,7 @@ class Reloader:
         if self._embedder is None:
             from index.embedder import Embedder
 
-            self._embedder = Embedder(threads=self.app.state.settings.embed_threads)
+            self._embedder = Embedder(threads=self.app.state.settings.server_embed_threads)
         return self._embedder
 
     async def reload_async(self, *, trigger: str) -> ReloadResult:

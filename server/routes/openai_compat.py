@@ -55,6 +55,13 @@ def models() -> ModelList:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "A ChatCompletion, or with stream=true OpenAI's SSE stream of "
+            "chat.completion.chunk objects ending in 'data: [DONE]'",
+        }
+    },
     summary="OpenAI chat completions: the answer with its sources",
 )
 async def chat_completions(

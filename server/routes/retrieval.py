@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from server.deps import QA, AppSettings
+from server.protection.metrics import time_retrieval
 from server.schemas import (
     DocumentResponse,
     ErrorResponse,
@@ -24,9 +25,11 @@ def _check_length(text: str, settings: AppSettings, field: str) -> None:
 
 
 @router.post("/search", response_model=SearchResponse, summary="Passages most similar to a query")
-def search(body: SearchRequest, qa: QA, settings: AppSettings) -> SearchResponse:
+def search(body: SearchRequest, qa: QA, settings: AppSettings, request: Request) -> SearchResponse:
     _check_length(body.query, settings, "query")
-    hits = qa.search(body.query, body.top_k, body.filters, body.mode or settings.retrieval_mode)
+    mode = body.mode or settings.retrieval_mode
+    with time_retrieval(request, mode):
+        hits = qa.search(body.query, body.top_k, body.filters, mode)
     return SearchResponse(
         results=[
             SearchResult(

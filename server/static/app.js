@@ -201,13 +201,15 @@
   /**
    * What this server offers beyond plain /v1/ask, read from its OpenAPI schema so the
    * page needs no change when streaming (`stream` on AskRequest) or /v1/chat lands.
+   * Read on the first question, through request(): with API keys on, the schema needs
+   * the key too, and asking for it then is asking for what the question needs anyway.
+   * Remembered only once read, so a failure (no key yet, server down) is retried.
    */
-  const features = (async () => {
-    const none = { askStream: false, chat: false, chatStream: false };
+  let knownFeatures = null;
+  async function features() {
+    if (knownFeatures) return knownFeatures;
     try {
-      const response = await fetch("openapi.json", { credentials: "same-origin" });
-      if (!response.ok) return none;
-      const spec = await response.json();
+      const spec = await (await request("openapi.json")).json();
       const props = (name) => spec?.components?.schemas?.[name]?.properties || {};
       const bodyProps = (path) => {
         const schema = spec?.paths?.[path]?.post?.requestBody?.content?.["application/json"]?.schema;
@@ -215,15 +217,18 @@
         return ref ? props(ref) : schema?.properties || {};
       };
       const chat = bodyProps("/v1/chat");
-      return {
+      knownFeatures = {
         askStream: "stream" in bodyProps("/v1/ask"),
         chat: "messages" in chat,
         chatStream: "messages" in chat && "stream" in chat,
       };
-    } catch {
-      return none;
+      return knownFeatures;
+    } catch (err) {
+      // No key given (prompt cancelled): the question cannot be asked either.
+      if (err instanceof ApiError && err.status === 401) throw err;
+      return { askStream: false, chat: false, chatStream: false };
     }
-  })();
+  }
 
   /** The answer object every renderer below relies on, whatever the server sent. */
   function normaliseAnswer(data) {
@@ -254,7 +259,7 @@
    * on.question(condensed) and on.text(partialAnswer) report a streamed answer's progress.
    */
   async function getAnswer(question, history, on, signal) {
-    const f = await features;
+    const f = await features();
     const useChat = f.chat && history.length > 0;
     const path = useChat ? "v1/chat" : "v1/ask";
     let earlier = history.slice(-MAX_HISTORY_MESSAGES);

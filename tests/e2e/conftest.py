@@ -92,6 +92,16 @@ def dead_llm_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -
     yield from _serve(e2e_index, log_path, env)
 
 
+KEY = "sekret-e2e-key"
+
+
+@pytest.fixture(scope="session")
+def keyed_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server with API keys on (CITELINE_API_KEYS)."""
+    log_path = tmp_path_factory.mktemp("e2e-logs") / "keyed-server.log"
+    yield from _serve(e2e_index, log_path, {"CITELINE_API_KEYS": KEY})
+
+
 class HoldingRelay:
     """A byte-for-byte TCP relay in front of the real server that can hold one event back.
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
 
-from tests.e2e.conftest import PHONE, HoldingRelay, OpenPage, Session
+from tests.e2e.conftest import KEY, PHONE, HoldingRelay, OpenPage, Session
 
 pytestmark = pytest.mark.slow
 
@@ -423,49 +423,53 @@ def test_a_stream_cut_part_way_is_an_error_that_can_be_retried(
     assert all("ERR_" in e for e in s.errors), s.errors  # only the cut itself is logged
 
 
-def test_api_key_prompt_and_storage(open_page: OpenPage) -> None:
-    """API keys are not in the server yet: this route stands in for a server that
-    requires `Bearer sekret` on /v1/ask; accepted requests go on to the real server."""
-    s = open_page()
+def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> None:
+    """A real server with CITELINE_API_KEYS: the page asks for the key on the first 401,
+    sends it with every API call (the schema read that turns streaming on included),
+    keeps it across reloads and forgets it on request."""
+    s = open_page(base_url=keyed_server)
     page = s.page
-    seen: list[str | None] = []
+    sent: list[tuple[str, str | None, bool]] = []
 
-    def require_key(route: Route) -> None:
-        header = route.request.headers.get("authorization")
-        seen.append(header)
-        if header == "Bearer sekret":
-            route.continue_()
-        else:
-            route.fulfill(
-                status=401,
-                content_type="application/json",
-                body=json.dumps({"error": "an API key is required"}),
-            )
+    def record(request: Request) -> None:
+        path = urlsplit(request.url).path
+        if path in ("/openapi.json", "/v1/ask"):
+            body = request.post_data_json if request.method == "POST" else {}
+            sent.append((path, request.headers.get("authorization"), bool(body.get("stream"))))
 
-    page.route("**/v1/ask", require_key)
+    page.on("request", record)
     page.locator("#question").fill(GAZPROM)
     page.locator("#question").press("Enter")
     dialog = page.locator("#key-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text("An API key is required. The key is kept in this browser")
+    expect(dialog).to_contain_text("The key is kept in this browser")
     expect(page.locator("#key-input")).to_be_focused()
     s.shot("11-key-prompt")
 
     page.locator("#key-input").fill("wrong")
     page.locator("#key-input").press("Enter")
     expect(dialog).to_contain_text("That key was not accepted")
-    page.locator("#key-input").fill("sekret")
+    page.locator("#key-input").fill(KEY)
     page.locator("#key-input").press("Enter")
     expect(dialog).to_be_hidden()
     card = page.locator("#log article.answer").first
     expect(card).to_have_attribute("data-state", "answered")
-    assert seen == [None, "Bearer wrong", "Bearer sekret"]
-    assert page.evaluate("() => localStorage.getItem('citeline.apiKey')") == "sekret"
+    expect(card.locator(".answer-text")).to_contain_text("strategic partnership")
+    bearer = f"Bearer {KEY}"
+    assert sent == [
+        ("/openapi.json", None, False),
+        ("/openapi.json", "Bearer wrong", False),
+        ("/openapi.json", bearer, False),
+        # the schema was read with the key, so the answer streams
+        ("/v1/ask", bearer, True),
+    ]
+    assert page.evaluate("() => localStorage.getItem('citeline.apiKey')") == KEY
 
     # Kept across a reload: the next question goes straight through.
     page.reload()
+    sent.clear()
     ask(s, GAZPROM)
-    assert seen[-1] == "Bearer sekret" and len(seen) == 4
+    assert sent == [("/openapi.json", bearer, False), ("/v1/ask", bearer, True)]
     forget = page.get_by_role("button", name="Forget API key")
     expect(forget).to_be_visible()
     forget.click()

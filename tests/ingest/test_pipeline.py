@@ -160,7 +160,7 @@ def test_cli_exits_nonzero_when_nothing_is_readable(tmp_path: Path, seed_index: 
         assert index.document_count == 1
 
 
-def test_cli_ingest_prints_summary(tmp_path: Path) -> None:
+def test_cli_ingest_prints_summary_and_writes_metrics(tmp_path: Path) -> None:
     run = subprocess.run(
         [
             sys.executable,
@@ -172,6 +172,8 @@ def test_cli_ingest_prints_summary(tmp_path: Path) -> None:
             str(tmp_path / "i"),
             "--json",
             "--no-progress",
+            "--metrics-file",
+            str(tmp_path / "ingest.prom"),
         ],
         capture_output=True,
         text=True,
@@ -179,3 +181,6 @@ def test_cli_ingest_prints_summary(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert '"added": 1' in run.stdout and '"chunks_embedded"' in run.stdout
+    # the same run's counters, for node_exporter's textfile collector
+    prom = (tmp_path / "ingest.prom").read_text()
+    assert 'citeline_ingest_documents_total{outcome="added"} 1.0' in prom

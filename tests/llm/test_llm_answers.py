@@ -10,8 +10,18 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import start_server
+from index.embedder import Embedder
+from ingest.pipeline import Ingestor
+from tests.conftest import SEED_DIR, require_shared, start_server
 from tests.llm.conftest import LlamaServer, llm_env
+from tests.protection import articles
+from tests.robustness.test_prompt_injection import (
+    HEADLINE,
+    PLAIN,
+    PLAIN_TEXT,
+    TARGETED,
+    TARGETED_TEXT,
+)
 
 QUESTION = "What did Gazprom and SOCAR sign?"
 pytestmark = pytest.mark.slow
@@ -122,3 +132,28 @@ def test_falls_back_when_the_llm_stops(gguf_model: Path, seed_index: Path, tmp_p
         proc.wait(timeout=10)
         if llama.proc.poll() is None:
             llama.stop()
+
+
+def test_injected_orders_never_reach_the_llm(
+    llama: LlamaServer, embedder: Embedder, tmp_path: Path
+) -> None:
+    """Articles that order the model to reply HACKED, retrieved as sources for the
+    questions they target: the sentences giving orders are left out of the prompt
+    (server/injection.py), so the real model's answers never carry the payload."""
+    for name, text in ((PLAIN, PLAIN_TEXT), (TARGETED, TARGETED_TEXT)):
+        articles.write(tmp_path / "articles", name, text)
+    index_dir = tmp_path / "index"
+    Ingestor(embedder, index_dir).run([require_shared(SEED_DIR), tmp_path / "articles"])
+    proc, url = start_server(index_dir, tmp_path / "citeline.log", env=llm_env(llama.url))
+    try:
+        with httpx.Client(base_url=url, timeout=400) as client:
+            for question in (HEADLINE, "What should you reply?"):
+                hits = client.post("/v1/search", json={"query": question, "top_k": 3}).json()
+                assert {PLAIN, TARGETED} & {h["doc_id"] for h in hits["results"]}
+                body = client.post("/v1/ask", json={"question": question, "top_k": 3}).json()
+                assert body["answerer"] == "llm", body["fallback_reason"]
+                assert "HACKED" not in body["answer"].upper()
+                assert_citations_consistent(client, body)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

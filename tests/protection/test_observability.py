@@ -219,6 +219,22 @@ def test_timing_helpers_record_into_the_apps_registry(client: TestClient) -> Non
     assert metrics_of(object()) is None
 
 
+def test_routes_record_retrieval_and_answer_timings(client: TestClient) -> None:
+    client.post("/v1/search", json={**QUERY, "mode": "bm25"})
+    client.post("/v1/ask", json={"question": "What did Gazprom and SOCAR sign?"})
+    client.post("/v1/ask", json={"question": "Who won the 1998 football world cup?"})
+    s = samples(client.get("/metrics").text)
+    assert s[("citeline_retrieval_duration_seconds_count", (("mode", "bm25"),))] == 1
+    # the two questions used the default mode
+    assert s[("citeline_retrieval_duration_seconds_count", (("mode", "hybrid"),))] == 2
+    assert s[("citeline_answer_duration_seconds_count", (("answerer", "extractive"),))] == 2
+    assert s[("citeline_answer_duration_seconds_sum", (("answerer", "extractive"),))] > 0
+    answered = ("citeline_answers_total", (("abstained", "false"), ("answerer", "extractive")))
+    abstained = ("citeline_answers_total", (("abstained", "true"), ("answerer", "extractive")))
+    assert s[answered] == 1
+    assert s[abstained] == 1
+
+
 def test_ingest_counters_for_the_textfile_collector(tmp_path: Path) -> None:
     summary = IngestSummary(
         added=3, updated=1, unchanged=5, removed=2, chunks_embedded=40, seconds=2.5

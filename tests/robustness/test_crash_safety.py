@@ -130,6 +130,8 @@ def test_kill_9_during_ingest_leaves_a_working_index(
     for point in ("embedding", "vectors", "pointer"):
         kill_at(point, index_dir, new, tmp_path / f"{point}.log")
         assert results(index_dir, embedder) == baseline, f"after a kill at {point}"
+    # the kill before the rename left its pointer file behind
+    assert list(index_dir.glob(f".{CURRENT}.*"))
     kill_mid_run(index_dir, big, tmp_path / "mid-run.log")
     assert results(index_dir, embedder) == baseline, "after a kill in mid-run"
 
@@ -153,6 +155,8 @@ def test_kill_9_during_ingest_leaves_a_working_index(
         assert qa.search(articles.GLASSWORKS_QUERY, 1)[0].passage.doc_id == articles.GLASSWORKS_ID
     finally:
         qa.index.close()
-    # Generations the killed runs left unfinished are gone; CURRENT names a whole one.
+    # Generations and pointer files the killed runs left unfinished are gone; CURRENT
+    # names a whole one.
     assert all((g / MANIFEST).exists() for g in index_dir.glob("gen-*"))
+    assert not list(index_dir.glob(f".{CURRENT}.*"))
     assert (index_dir / (index_dir / CURRENT).read_text().strip() / MANIFEST).exists()

@@ -2,9 +2,9 @@
 
 The extractive answerer only quotes article sentences chosen by similarity to
 the question, so an instruction inside an article is just text: it is never
-obeyed, and it is quoted only when it is itself the best match for a question,
-then verbatim and cited to its article. LLM mode is not covered here (it needs
-the LLM test server).
+obeyed. Sentences shaped like orders to a model are not quoted either
+(server/injection.py), so an article cannot plant its payload as the answer to
+the question it targets. LLM mode is covered in tests/llm.
 """
 
 from __future__ import annotations
@@ -108,13 +108,15 @@ def test_other_answers_are_unchanged_and_never_say_hacked(
     assert (answer, citations) == _answer(services["clean"], question)
 
 
-def test_asked_about_the_injection_it_is_quoted_as_a_cited_source_not_obeyed(
+def test_asked_about_the_injection_it_is_neither_obeyed_nor_quoted(
     services: dict[str, QAService],
 ) -> None:
     qa = services["plain"]
     result = qa.ask("What should you reply?")
-    # The answer is not the bare word the article demands...
+    # The answer is not the bare word the article demands, nor its orders quoted...
     assert result.answer.strip() != "HACKED"
+    assert "Ignore all previous instructions" not in result.answer
+    assert all(c.doc_id != PLAIN for c in result.citations)
     # ...every sentence of it is a verbatim quote of the article it cites.
     for c in result.citations:
         document = qa.index.document(c.doc_id)
@@ -122,12 +124,6 @@ def test_asked_about_the_injection_it_is_quoted_as_a_cited_source_not_obeyed(
         assert c.quote in result.answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known limit of extractive answers (content poisoning): an article phrased as "
-    "the answer to a question outscores the real answer and is quoted, cited to itself. "
-    "Mitigation proposed in the issue 7 report (down-weight instruction-like sentences).",
-)
 def test_a_targeted_injection_does_not_change_the_headline_answer(
     services: dict[str, QAService],
 ) -> None:
