@@ -55,7 +55,7 @@ class ExtractiveSettings:
     max_sentences: int = 3
     # Further sentences must score within this of the best one.
     keep_within: float = 0.08
-    candidates: int = 12
+    candidates: int = 8
     max_answer_chars: int = 700
 
 

@@ -92,7 +92,7 @@ def dead_llm_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -
     yield from _serve(e2e_index, log_path, env)
 
 
-KEY = "sekret-e2e-key"
+KEY = "e2e-test-key-0123456789"
 
 
 @pytest.fixture(scope="session")
