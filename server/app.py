@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import faiss
 from fastapi import FastAPI
 
 from index.embedder import Embedder
@@ -29,6 +30,10 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests search one query each: OpenMP's fork-join around a single query
+        # costs more than the scan itself (0.2 ms with one thread vs 8 ms with two on
+        # a busy 2-core box), and concurrent requests already use the cores.
+        faiss.omp_set_num_threads(1)
         embedder = qa.embedder if qa else Embedder(threads=settings.server_embed_threads)
         app.state.embedder = embedder
         service: QAService | None = qa
