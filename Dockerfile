@@ -1,4 +1,5 @@
-# One image for both the ingest job and the API (see docker-compose.yml).
+# One image for the ingest jobs, the API replicas and the Ray head and worker
+# (see docker-compose.yml).
 FROM python:3.11-slim
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 # Point PIP_EXTRA_INDEX_URL at a CPU-only PyTorch index when building outside
@@ -11,6 +12,12 @@ COPY index index
 COPY ingest ingest
 COPY server server
 COPY prompts prompts
-RUN pip install --no-cache-dir .
+# server/prompting.py looks for prompts/ beside the source tree, which a
+# non-editable install leaves behind in /app: point at it.
+ENV CITELINE_PROMPTS_DIR=/app/prompts
+# The scale extra: the Qdrant backend and Ray (qdrant-client also brings grpcio,
+# which Ray's client server on ray-head:10001 needs). Ray Client wants the same
+# Python and Ray versions on both ends: the one image guarantees it.
+RUN pip install --no-cache-dir ".[scale]"
 EXPOSE 8000
 CMD ["citeline", "serve", "--index", "/data/index", "--host", "0.0.0.0", "--port", "8000"]

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from citeline.eval_cli import eval_app
+from citeline.migrate_cli import migrate
 from citeline.slack_cli import slack
 from server.settings import Settings
 
@@ -93,19 +94,60 @@ def ingest(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Read, chunk and embed on Ray: a local cluster of this machine's cores "
+            "unless --ray-address names one (pip install 'citeline[scale]')",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to use, implies --ray: auto, ray://HOST:10001 or HOST:PORT"),
+    ] = None,
+    ray_actors: Annotated[
+        int, typer.Option(min=1, help="Embedding actors on Ray, each loads the model once")
+    ] = 1,
+    ray_batch: Annotated[
+        int, typer.Option(min=1, help="Articles per embedding batch of a Ray actor")
+    ] = 64,
 ) -> None:
     """Build or update an index from articles; only changed articles are re-embedded."""
-    from index.embedder import Embedder
+    import contextlib
+
     from index.store import IndexUnavailable
     from ingest.chunker import ChunkerSettings
     from ingest.pipeline import Ingestor
 
     settings = _settings(index)
-    with err.status("loading the embedding model...", spinner="dots"):
-        embedder = Embedder(threads=settings.embed_threads)
-    ingestor = Ingestor(
-        embedder, settings.index, ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
-    )
+    chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
+    cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if ray or ray_address:
+        import importlib.util
+
+        from ingest.ray_ingest import RayOptions, check_address, ray_cluster, ray_ingestor
+
+        if importlib.util.find_spec("ray") is None:
+            raise _fail("--ray needs Ray: pip install 'citeline[scale]'")
+
+        try:
+            options = RayOptions(
+                address=check_address(ray_address or "local"),
+                actors=ray_actors,
+                batch_size=ray_batch,
+                embed_threads=settings.embed_threads,
+            )
+        except ValueError as exc:
+            raise _fail(f"--ray-address: {exc}") from None
+        ingestor = ray_ingestor(settings.index, chunker, options=options)
+        cluster = ray_cluster(options)
+    else:
+        from index.embedder import Embedder
+
+        with err.status("loading the embedding model...", spinner="dots"):
+            embedder = Embedder(threads=settings.embed_threads)
+        ingestor = Ingestor(embedder, settings.index, chunker)
     bar = Progress(
         TextColumn("[bold]ingest[/]"),
         BarColumn(),
@@ -117,7 +159,7 @@ def ingest(
         transient=False,
     )
     try:
-        with bar:
+        with cluster, bar:
             task = bar.add_task("ingest", total=None, chunks=0)
 
             def report(done: int, total: int, chunks: int) -> None:
@@ -126,6 +168,8 @@ def ingest(
             summary = ingestor.run(paths, progress=report)
     except IndexUnavailable as exc:
         raise _fail(str(exc)) from None
+    except ConnectionError as exc:  # no Ray cluster at the given address
+        raise _fail(f"cannot reach the Ray cluster: {exc}") from None
     if metrics_file is not None:
         from server.protection.metrics import write_ingest_metrics
 
@@ -266,6 +310,7 @@ def search(
 
 
 app.command()(slack)
+app.command()(migrate)
 app.add_typer(eval_app, name="eval")
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ class FusionSettings:
 
 def _rescale(values: np.ndarray, hi: float, lo: float) -> np.ndarray:
     if hi <= lo:
-        return np.where(values >= hi, 1.0, 0.0)
+        # Within rounding: the vector store's search and numpy's matrix product
+        # compute the same dot product in different orders (Qdrant in float64).
+        return np.where(values >= hi - 1e-6, 1.0, 0.0)
     return np.clip((values - lo) / (hi - lo), 0.0, 1.0)
 
 

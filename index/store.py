@@ -6,6 +6,8 @@ Layout of an index directory::
     DIR/gen-<stamp>/manifest.json
     DIR/gen-<stamp>/vectors.faiss    passage vectors, ids = chunk ids; exact IndexFlatIP for
                                      small corpora, IVF-SQ8 for large ones (index/vectors.py)
+    DIR/gen-<stamp>/qdrant.json      instead of vectors.faiss with the Qdrant backend: names
+                                     the generation's collection (index/qdrant_store.py)
     DIR/gen-<stamp>/passages.sqlite  documents (cleaned text, metadata, hash) and chunks
     DIR/gen-<stamp>/bm25/            keyword index over whole documents (index/bm25.py),
                                      rebuilt from passages.sqlite at every commit
@@ -16,6 +18,9 @@ there, syncs it to disk and only then points CURRENT at it. A crash at any
 moment therefore leaves CURRENT naming a complete generation; readers never see
 a half-written one. The previous generation is kept so a server that still has
 it open can finish its requests.
+
+Only the vectors have a choice of backend (index/vector_store.py); everything
+else, including the keyword index, stays in the directory.
 """
 
 from __future__ import annotations
@@ -34,25 +39,35 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
+import faiss  # noqa: F401 - tests/robustness patch store.faiss.write_index
 import numpy as np
 
 from index import vectors as vecs
 from index.bm25 import Bm25Index, TermCounter
+from index.faiss_store import FaissReader, FaissUnreadable, FaissWriter
 from index.models import Article, Chunk, Passage, SearchHit
 from index.normalize import ANALYZER_VERSION
+from index.vector_store import (
+    QDRANT_MARKER,
+    BackendConfig,
+    VectorReader,
+    VectorWriter,
+    backend_of,
+    configured,
+)
 
 # 2: adds the keyword index (bm25/) and the choice of vector structure.
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
 PASSAGES = "passages.sqlite"
 BM25_DIR = "bm25"
 KEEP_GENERATIONS = 2
 
 # Fields of an article that filters may name besides metadata keys.
 DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
+# Vectors copied from one generation (or backend) to the next per round trip.
+COPY_BATCH = 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -178,14 +193,42 @@ def _row_to_document(row: sqlite3.Row) -> StoredDocument:
     )
 
 
+def _open_reader(
+    root: Path, generation: Path, manifest: Manifest, backend: BackendConfig | None
+) -> VectorReader:
+    """The vectors of a committed generation, wherever its manifest says they are."""
+    if backend_of(manifest.vectors) == "faiss":
+        try:
+            return FaissReader(generation, manifest.dimension)
+        except FaissUnreadable as exc:
+            raise IndexUnavailable(str(exc)) from exc
+    from index.qdrant_store import QdrantReader, QdrantUnavailable, reading_location
+
+    recorded = manifest.vectors
+    collection = str(recorded.get("collection"))
+    written_to = recorded.get("url") or recorded.get("path")
+    try:
+        config = backend if backend is not None else configured()
+        location = reading_location(recorded, config)
+        return QdrantReader(location, collection, manifest.dimension)
+    except (QdrantUnavailable, ValueError) as exc:
+        raise IndexUnavailable(
+            f"index at {root} was written to Qdrant at {written_to} (collection {collection}) "
+            f"and cannot be read: {exc}; set CITELINE_QDRANT_URL or CITELINE_QDRANT_PATH to "
+            "where it was written"
+        ) from exc
+
+
 class Index:
     """A read-only view of one generation of an index directory.
 
-    Vectors live in memory (FAISS); passage and article text stay in SQLite and
-    are read by id, so the process does not hold the corpus as Python objects.
+    Vectors live in memory (FAISS) or in Qdrant; passage and article text stay
+    in SQLite and are read by id, so the process does not hold the corpus as
+    Python objects.
     """
 
-    def __init__(self, root: Path, generation: Path) -> None:
+    def __init__(self, root: Path, generation: Path, backend: BackendConfig | None = None) -> None:
+        """``backend``: where to look for Qdrant (default: the CITELINE_* settings)."""
         self.root = root
         self.generation = generation
         self.manifest = Manifest.load(generation / MANIFEST)
@@ -205,16 +248,14 @@ class Index:
                 f"{self.manifest.analyzer!r}, this Citeline uses {ANALYZER_VERSION!r}; run "
                 f"`citeline ingest PATH --index {root}` again to rebuild it"
             )
-        vectors = generation / VECTORS
+        self._vectors = _open_reader(root, generation, self.manifest, backend)
         try:
-            self._faiss = faiss.read_index(str(vectors))
-        except RuntimeError as exc:
-            raise IndexUnavailable(f"cannot read vectors file {vectors}: {exc}") from exc
-        if self._faiss.d != self.manifest.dimension:
-            raise IndexUnavailable(
-                f"{vectors} holds {self._faiss.d}-dimensional vectors but the manifest says "
-                f"{self.manifest.dimension}"
-            )
+            self._open_rest(generation)
+        except BaseException:
+            self._vectors.close()
+            raise
+
+    def _open_rest(self, generation: Path) -> None:
         db = generation / PASSAGES
         try:
             self._db = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
@@ -223,10 +264,10 @@ class Index:
             self._db.execute("PRAGMA quick_check").fetchone()
         except sqlite3.Error as exc:
             raise IndexUnavailable(f"cannot read passages database {db}: {exc}") from exc
-        if chunks != self._faiss.ntotal:
+        if chunks != self._vectors.count():
             raise IndexUnavailable(
-                f"{db} has {chunks} passages but {vectors} has {self._faiss.ntotal} vectors; "
-                "the index is inconsistent, re-run ingest"
+                f"{db} has {chunks} passages but {self._vectors.description} has "
+                f"{self._vectors.count()} vectors; the index is inconsistent, re-run ingest"
             )
         try:
             self.bm25 = Bm25Index.load(generation / BM25_DIR)
@@ -243,7 +284,7 @@ class Index:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, root: Path | str) -> Index:
+    def open(cls, root: Path | str, backend: BackendConfig | None = None) -> Index:
         root = Path(root)
         if not root.is_dir():
             raise IndexMissing(
@@ -255,11 +296,16 @@ class Index:
                 f"{root} is not a Citeline index (no {CURRENT} file): run "
                 f"`citeline ingest PATH --index {root}` first"
             )
-        return cls(root, gen)
+        return cls(root, gen, backend)
+
+    @property
+    def backend(self) -> str:
+        return backend_of(self.manifest.vectors)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._vectors.close()
 
     def __enter__(self) -> Index:
         return self
@@ -275,7 +321,7 @@ class Index:
 
     @property
     def chunk_count(self) -> int:
-        return int(self._faiss.ntotal)
+        return self._vectors.count()
 
     def search(
         self,
@@ -284,8 +330,8 @@ class Index:
         filters: Mapping[str, Any] | None = None,
     ) -> list[SearchHit]:
         """Passages by inner product with the query (exact, or IVF-SQ8 on large
-        corpora); ``filters`` restrict to documents whose field or metadata key
-        equals the given value."""
+        FAISS corpora, or Qdrant's search); ``filters`` restrict to documents
+        whose field or metadata key equals the given value."""
         pairs = self.search_ids(query_vector, top_k, filters)
         passages = self.passages([i for i, _ in pairs])
         return [SearchHit(passages[i], s) for i, s in pairs if i in passages]
@@ -299,17 +345,7 @@ class Index:
         """(chunk id, score) of the best passages, best first; reads no text."""
         if self.chunk_count == 0 or top_k <= 0:
             return []
-        selector = None
-        if filters:
-            allowed = self._chunk_ids_matching(filters)
-            if allowed.size == 0:
-                return []
-            selector = faiss.IDSelectorBatch(allowed)
-        params = vecs.search_params(self._faiss, selector)
-        k = min(top_k, self.chunk_count)
-        query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self._faiss.search(query, k, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return self._vectors.search(query_vector, min(top_k, self.chunk_count), filters, self)
 
     def doc_ids_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
         ids = list(chunk_ids)
@@ -370,7 +406,11 @@ class Index:
 
     def vectors(self, chunk_ids: np.ndarray | list[int]) -> np.ndarray:
         """Stored vectors of these passages (decoded, so approximate, under IVF-SQ8)."""
-        return vecs.reconstruct(self._faiss, chunk_ids)
+        return self._vectors.vectors(chunk_ids)
+
+    def vector_batches(self, size: int = COPY_BATCH) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every stored (ids, vectors), ``size`` at a time."""
+        return self._vectors.batches(size)
 
     def doc_ids_matching(self, filters: Mapping[str, Any]) -> set[str]:
         where, args = _filter_sql(filters)
@@ -383,7 +423,7 @@ class Index:
             row = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return _row_to_document(row) if row else None
 
-    def _chunk_ids_matching(self, filters: Mapping[str, Any]) -> np.ndarray:
+    def chunk_ids_matching(self, filters: Mapping[str, Any]) -> np.ndarray:
         where, args = _filter_sql(filters)
         sql = f"SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}"
         with self._lock:
@@ -426,7 +466,10 @@ class IndexWriter:
         dimension: int,
         chunker: Mapping[str, Any],
         vector_settings: vecs.VectorSettings | None = None,
+        backend: BackendConfig | None = None,
     ) -> None:
+        """``backend``: where to write vectors (default: the CITELINE_* settings). A
+        live generation in another backend is copied over, never re-embedded."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.root / ".lock", "w")  # noqa: SIM115 - held until close
@@ -441,14 +484,21 @@ class IndexWriter:
         self.dimension = dimension
         self.chunker = dict(chunker)
         self.vector_settings = vector_settings or vecs.VectorSettings()
+        try:
+            self.backend = backend if backend is not None else configured()
+        except ValueError as exc:
+            self._lock_file.close()
+            raise IndexUnavailable(str(exc)) from exc
         self.stats = WriteStats()
         # Set when the live generation lacks parts this version writes (an older
         # format or keyword analyzer): the caller must commit even without changes.
         self.needs_upgrade = False
         self._trained_on = 0
         self._closed = False
+        self._check_backend()
         previous = _current_generation(self.root)
         self._remove_stale_generations(keep=previous)
+        old: Manifest | None = None
         if previous is not None:
             old = Manifest.load(previous / MANIFEST)
             if old.embedder != embedder or old.dimension != dimension:
@@ -460,12 +510,20 @@ class IndexWriter:
                 )
             self.previous_chunker: dict[str, Any] | None = old.chunker
             self.needs_upgrade = (
-                old.format_version < FORMAT_VERSION or old.analyzer != ANALYZER_VERSION
+                old.format_version < FORMAT_VERSION
+                or old.analyzer != ANALYZER_VERSION
+                # Switching backends moves the vectors: a commit with no other change.
+                or backend_of(old.vectors) != self.backend.kind
             )
             self._trained_on = int(old.vectors.get("trained_on", 0))
         else:
             self.previous_chunker = None
-        self.generation = self.root / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        # Names sort by creation time (nanoseconds too: several commits can fall in
+        # one second), which is what keeping "the newest" generations relies on.
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000))
+        name = f"gen-{stamp}{now % 1_000_000_000:09d}-{uuid.uuid4().hex[:8]}"
+        self.generation = self.root / name
         self.generation.mkdir()
         db_path = self.generation / PASSAGES
         self._db = sqlite3.connect(db_path)
@@ -476,9 +534,6 @@ class IndexWriter:
                 src.backup(self._db)
             finally:
                 src.close()
-            self._faiss = faiss.read_index(str(previous / VECTORS))
-        else:
-            self._faiss = vecs.new_flat(dimension)
         self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA foreign_keys = ON")
         if self.needs_upgrade:
@@ -488,6 +543,87 @@ class IndexWriter:
         self._terms = TermCounter(
             {r[1]: r[0] for r in self._db.execute("SELECT id, term FROM terms")}
         )
+        try:
+            self._vectors = self._open_vectors(previous, old)
+        except BaseException:
+            self._db.close()
+            shutil.rmtree(self.generation, ignore_errors=True)
+            self._release()
+            raise
+
+    def _check_backend(self) -> None:
+        if self.backend.kind == "qdrant" and (self.backend.url is None) == (
+            self.backend.path is None
+        ):
+            self._release()
+            raise IndexUnavailable(
+                "CITELINE_INDEX_BACKEND=qdrant needs exactly one of CITELINE_QDRANT_URL (a "
+                "Qdrant server) or CITELINE_QDRANT_PATH (local mode: one process at a time)"
+            )
+
+    def _open_vectors(self, previous: Path | None, old: Manifest | None) -> VectorWriter:
+        """This generation's vectors: the previous generation's, copied."""
+        same = old is not None and backend_of(old.vectors) == self.backend.kind
+        writer: VectorWriter
+        if self.backend.kind == "faiss":
+            if previous is not None and same:
+                return FaissWriter(
+                    self.dimension,
+                    self.vector_settings,
+                    previous=previous,
+                    trained_on=self._trained_on,
+                )
+            writer = FaissWriter(self.dimension, self.vector_settings)
+        else:
+            from index.qdrant_store import Location, QdrantUnavailable, QdrantWriter
+
+            try:
+                writer = QdrantWriter(
+                    Location.of(self.backend),
+                    self.backend.collection,
+                    self.generation,
+                    self.dimension,
+                )
+            except QdrantUnavailable as exc:
+                raise IndexUnavailable(str(exc)) from exc
+        if previous is not None and old is not None:
+            try:
+                self._copy_vectors(previous, old, writer)
+            except BaseException:
+                writer.abort()
+                raise
+        return writer
+
+    def _copy_vectors(self, previous: Path, old: Manifest, writer: VectorWriter) -> None:
+        # Batch by batch: a collection too large for memory never is loaded whole.
+        reader = _open_reader(self.root, previous, old, self.backend)
+        try:
+            for ids, vectors in reader.batches(COPY_BATCH):
+                payloads = self._payloads(ids) if self.backend.kind == "qdrant" else []
+                writer.add(ids, vectors, payloads)
+        finally:
+            reader.close()
+
+    def _payloads(self, chunk_ids: np.ndarray) -> list[dict[str, Any]]:
+        from index.qdrant_store import payload
+
+        ids = [int(i) for i in chunk_ids]
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            "SELECT c.id, d.doc_id, d.title, d.author, d.source, d.url, d.date, d.metadata "
+            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({marks})",
+            ids,
+        ).fetchall()
+        by_id = {
+            int(r[0]): payload(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])) for r in rows
+        }
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise IndexUnavailable(
+                f"the live generation has vectors without passages (ids {missing[:5]}); "
+                "the index is inconsistent, re-run ingest into a new --index folder"
+            )
+        return [by_id[i] for i in ids]
 
     # -- reading what is there ------------------------------------------------
 
@@ -498,14 +634,14 @@ class IndexWriter:
 
     @property
     def chunk_count(self) -> int:
-        return int(self._faiss.ntotal)
+        return self._vectors.count()
 
     # -- changing ---------------------------------------------------------------
 
     def delete(self, doc_id: str) -> int:
         ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
         if ids:
-            self._faiss.remove_ids(np.array(ids, dtype=np.int64))  # type: ignore[arg-type]
+            self._vectors.remove(np.array(ids, dtype=np.int64))
         self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         self.stats.removed_chunks += len(ids)
@@ -549,11 +685,25 @@ class IndexWriter:
             assert cur.lastrowid is not None
             ids.append(cur.lastrowid)
         if ids:
-            self._faiss.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.array(ids, dtype=np.int64)
-            )
+            shared = self._article_payload(article)
+            self._vectors.add(np.array(ids, dtype=np.int64), vectors, [shared] * len(ids))
         self.stats.added_chunks += len(ids)
         self._count_terms(article.doc_id, _keyword_text(article.title, article.text))
+
+    def _article_payload(self, article: Article) -> dict[str, Any]:
+        if self.backend.kind == "faiss":
+            return {}  # FAISS keeps no payload; filters are resolved in SQLite
+        from index.qdrant_store import payload
+
+        return payload(
+            article.doc_id,
+            article.title,
+            article.author,
+            article.source,
+            article.url,
+            article.date,
+            article.metadata,
+        )
 
     def _count_terms(self, doc_id: str, text: str) -> None:
         length, ids, counts = self._terms.count(text)
@@ -570,18 +720,15 @@ class IndexWriter:
         self._db.commit()
         documents = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        if chunks != self._faiss.ntotal:
+        if chunks != self._vectors.count():
             raise RuntimeError(
-                f"{chunks} passages but {self._faiss.ntotal} vectors; not committing"
+                f"{chunks} passages but {self._vectors.count()} vectors; not committing"
             )
         # Rebuilt from all stored documents rather than patched: one code path
         # covers added, changed and removed documents, and it cannot drift.
         written = self._build_bm25()
         self._db.close()
-        self._faiss, self._trained_on = vecs.fit(
-            self._faiss, self.vector_settings, self._trained_on
-        )
-        faiss.write_index(self._faiss, str(self.generation / VECTORS))
+        vector_files, vectors_entry = self._vectors.commit(self.generation)
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             embedder=self.embedder,
@@ -591,13 +738,13 @@ class IndexWriter:
             chunks=chunks,
             generation=self.generation.name,
             analyzer=ANALYZER_VERSION,
-            vectors=vecs.describe(self._faiss, self._trained_on),
+            vectors=vectors_entry,
         )
         (self.generation / MANIFEST).write_text(
             json.dumps(asdict(manifest), indent=2), encoding="utf-8"
         )
-        for path in [*written, *(self.generation / n for n in (PASSAGES, VECTORS, MANIFEST))]:
-            _fsync_file(path)
+        for path in [*written, *vector_files, *(self.generation / n for n in (PASSAGES, MANIFEST))]:
+            (_fsync_dir if path.is_dir() else _fsync_file)(path)
         _fsync_dir(self.generation / BM25_DIR)
         _fsync_dir(self.generation)
         tmp = self.root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
@@ -640,6 +787,7 @@ class IndexWriter:
             return
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+        self._vectors.abort()
         shutil.rmtree(self.generation, ignore_errors=True)
         self._release()
 
@@ -658,6 +806,7 @@ class IndexWriter:
             keep_names.add(keep.name)
         for p in gens:
             if p.name not in keep_names:
+                _drop_external_vectors(p, self.backend)
                 shutil.rmtree(p, ignore_errors=True)
         # A writer killed between writing its pointer and the rename leaves one behind;
         # only writers make them and this one holds the lock.
@@ -670,6 +819,14 @@ class IndexWriter:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if not self._closed:
             self.abort()
+
+
+def _drop_external_vectors(generation: Path, backend: BackendConfig) -> None:
+    """A generation's vectors kept outside its folder go with the folder."""
+    if (generation / QDRANT_MARKER).exists():
+        from index.qdrant_store import drop_collection  # qdrant_client takes ~1.5 s to import
+
+        drop_collection(generation / QDRANT_MARKER, backend)
 
 
 def iter_generations(root: Path) -> Iterator[Path]:

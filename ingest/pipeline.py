@@ -7,6 +7,11 @@ Rules for a re-run (also in README):
 - a stored document whose origin file lies under a folder (or is a file) given
   to this run, but which this run did not read, is removed. Documents from
   folders not given to this run stay. A file that fails to read removes nothing.
+
+Where the work runs is pluggable (:class:`Stages`): :class:`LocalStages` reads,
+chunks and embeds in this process; ``ingest.ray_ingest`` does the same on a Ray
+cluster. Either way the decisions above and every write happen here, in
+:meth:`Ingestor.run`, through the same ``IndexWriter`` calls.
 """
 
 from __future__ import annotations
@@ -14,15 +19,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
-from index.embedder import Embedder
+import numpy as np
+
 from index.models import Article, Chunk, Failure
 from index.store import IndexWriter
 from ingest.chunker import Chunker, ChunkerSettings
-from ingest.readers import discover, read_file
+from ingest.readers import DEFAULT_MAX_BYTES, discover, read_file
 
 # Chunks embedded per encode call: large enough for the model to sort by length
 # and keep its batches full, small enough to bound memory on huge corpora.
@@ -55,7 +62,7 @@ class IngestSummary:
         return data
 
 
-def content_hash(article: Article, pipeline: dict[str, object]) -> str:
+def content_hash(article: Article, pipeline: Mapping[str, object]) -> str:
     payload = json.dumps(
         {"article": asdict(article), "pipeline": pipeline},
         sort_keys=True,
@@ -65,33 +72,153 @@ def content_hash(article: Article, pipeline: dict[str, object]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+# -- the stages' contract -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrepareSpec:
+    """What a prepare stage needs to turn a file into hashed, chunked documents."""
+
+    chunker: ChunkerSettings
+    # Hashed with every article: changing the chunker or the model re-ingests all.
+    pipeline: dict[str, Any]
+    max_file_bytes: int = DEFAULT_MAX_BYTES
+
+
 @dataclass
-class _Pending:
+class PreparedDoc:
     article: Article
     digest: str
+    # None when ``digest`` equals the stored hash: an unchanged document is not chunked.
+    chunks: list[Chunk] | None = None
+    # Set by a stage that embeds in its own workers; otherwise the driver embeds.
+    vectors: np.ndarray | None = None
+
+
+@dataclass
+class PreparedFile:
+    path: Path
+    origin: str  # the resolved path, stored with each document for the removal rule
+    failures: list[Failure]
+    docs: list[PreparedDoc]
+
+
+def prepare_doc(
+    article: Article, spec: PrepareSpec, chunker: Chunker, stored: Mapping[str, str]
+) -> PreparedDoc:
+    """Hash one article and chunk it unless the index holds it unchanged."""
+    digest = content_hash(article, spec.pipeline)
+    if stored.get(article.doc_id) == digest:
+        return PreparedDoc(article, digest)
+    return PreparedDoc(article, digest, chunker.run(article.doc_id, article.text))
+
+
+def prepare_file(
+    path: Path, root: Path, spec: PrepareSpec, chunker: Chunker, stored: Mapping[str, str]
+) -> PreparedFile:
+    """Read, clean, hash and chunk one input file (the unit of work of every stage)."""
+    result = read_file(path, root, max_bytes=spec.max_file_bytes)
+    docs = [prepare_doc(a, spec, chunker, stored) for a in result.articles]
+    return PreparedFile(path, str(path.resolve()), result.failures, docs)
+
+
+class Stages(Protocol):
+    """Where reading, chunking and embedding run."""
+
+    def prepare(
+        self, files: Sequence[tuple[Path, Path]], stored: Mapping[str, str], spec: PrepareSpec
+    ) -> Iterator[PreparedFile]:
+        """One PreparedFile per (file, root), in the order given. ``stored`` maps doc
+        ids to stored content hashes. Documents may come back embedded already."""
+        ...
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for chunks the prepare stage left unembedded."""
+        ...
+
+
+class EmbedderLike(Protocol):
+    """What the local stages need of ``index.embedder.Embedder``."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_wordpieces(self, texts: list[str]) -> list[int]: ...
+
+
+class LocalStages:
+    """Everything in this process, one file after another; embedding is left to the
+    driver so it can batch chunks across files (see EMBED_GROUP)."""
+
+    def __init__(self, embedder: EmbedderLike) -> None:
+        self.embedder = embedder
+
+    def prepare(
+        self, files: Sequence[tuple[Path, Path]], stored: Mapping[str, str], spec: PrepareSpec
+    ) -> Iterator[PreparedFile]:
+        chunker = Chunker(spec.chunker, wordpieces=self.embedder.count_wordpieces)
+        for path, root in files:
+            yield prepare_file(path, root, spec, chunker, stored)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The embedding model's identity, as stored in the index manifest."""
+
+    name: str
+    dimension: int
+
+
+# -- the driver -----------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    doc: PreparedDoc
     origin: str
-    chunks: list[Chunk]
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        assert self.doc.chunks is not None
+        return self.doc.chunks
 
 
 class Ingestor:
-    """Brings an index directory in line with a set of files and folders."""
+    """Brings an index directory in line with a set of files and folders.
+
+    ``embedder`` is a loaded ``Embedder`` for the default in-process stages; with
+    other ``stages`` a ``ModelInfo`` naming the model the stages embed with is enough.
+    """
 
     def __init__(
         self,
-        embedder: Embedder,
+        embedder: EmbedderLike | ModelInfo,
         index_dir: Path,
         chunker_settings: ChunkerSettings | None = None,
         *,
-        max_file_bytes: int = 20 * 1024 * 1024,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+        stages: Stages | None = None,
     ) -> None:
-        self.embedder = embedder
+        self.model = ModelInfo(embedder.name, embedder.dimension)
         self.index_dir = Path(index_dir)
-        self.chunker = Chunker(chunker_settings, wordpieces=embedder.count_wordpieces)
+        self.chunker_settings = chunker_settings or ChunkerSettings()
+        Chunker(self.chunker_settings)  # reject bad settings before any work
         self.max_file_bytes = max_file_bytes
-        self._pipeline: dict[str, object] = {
-            "chunker": self.chunker.settings.as_dict(),
-            "embedder": embedder.name,
-        }
+        if stages is None:
+            if isinstance(embedder, ModelInfo):
+                raise TypeError("the local stages need a loaded Embedder, not a ModelInfo")
+            stages = LocalStages(embedder)
+        self.stages = stages
+        self.spec = PrepareSpec(
+            chunker=self.chunker_settings,
+            pipeline={"chunker": self.chunker_settings.as_dict(), "embedder": self.model.name},
+            max_file_bytes=max_file_bytes,
+        )
 
     def run(self, paths: Sequence[Path], progress: ProgressCallback | None = None) -> IngestSummary:
         started = time.perf_counter()
@@ -100,44 +227,43 @@ class Ingestor:
         summary.failed.extend(failures)
         with IndexWriter(
             self.index_dir,
-            embedder=self.embedder.name,
-            dimension=self.embedder.dimension,
-            chunker=self.chunker.settings.as_dict(),
+            embedder=self.model.name,
+            dimension=self.model.dimension,
+            chunker=self.chunker_settings.as_dict(),
         ) as writer:
             stored = writer.document_index()
+            hashes = {doc_id: digest for doc_id, (digest, _) in stored.items()}
             seen: set[str] = set()
             incomplete_origins: set[str] = set()
             pending: list[_Pending] = []
             pending_chunks = 0
-            for n, (path, root) in enumerate(files, start=1):
-                origin = str(path.resolve())
-                result = read_file(path, root, max_bytes=self.max_file_bytes)
-                summary.failed.extend(result.failures)
-                if result.failures:
-                    incomplete_origins.add(origin)
-                for article in result.articles:
-                    if article.doc_id in seen:
+            prepared = self.stages.prepare(files, hashes, self.spec)
+            for n, item in enumerate(prepared, start=1):
+                summary.failed.extend(item.failures)
+                if item.failures:
+                    incomplete_origins.add(item.origin)
+                for doc in item.docs:
+                    doc_id = doc.article.doc_id
+                    if doc_id in seen:
                         summary.failed.append(
                             Failure(
-                                f"{path}: {article.doc_id}",
+                                f"{item.path}: {doc_id}",
                                 "duplicate document id: another input in this run has it; "
                                 "kept the first",
                             )
                         )
                         continue
-                    seen.add(article.doc_id)
-                    digest = content_hash(article, self._pipeline)
-                    old = stored.get(article.doc_id)
-                    if old is not None and old[0] == digest:
+                    seen.add(doc_id)
+                    old = stored.get(doc_id)
+                    if old is not None and old[0] == doc.digest:
                         summary.unchanged += 1
                         continue
                     if old is None:
                         summary.added += 1
                     else:
                         summary.updated += 1
-                    chunks = self.chunker.run(article.doc_id, article.text)
-                    pending.append(_Pending(article, digest, origin, chunks))
-                    pending_chunks += len(chunks)
+                    pending.append(_Pending(doc, item.origin))
+                    pending_chunks += len(pending[-1].chunks)
                 if pending_chunks >= EMBED_GROUP:
                     summary.chunks_embedded += self._flush(writer, pending)
                     pending, pending_chunks = [], 0
@@ -166,20 +292,23 @@ class Ingestor:
         return summary
 
     def _flush(self, writer: IndexWriter, pending: list[_Pending]) -> int:
-        texts = [c.text for p in pending for c in p.chunks]
-        vectors = self.embedder.encode(texts)
+        todo = [p for p in pending if p.doc.vectors is None]
+        vectors = self.stages.embed([c.text for p in todo for c in p.chunks])
         offset = 0
-        for p in pending:
+        for p in todo:
             n = len(p.chunks)
+            p.doc.vectors = vectors[offset : offset + n]
+            offset += n
+        for p in pending:
+            assert p.doc.vectors is not None
             writer.upsert(
-                p.article,
-                content_hash=p.digest,
+                p.doc.article,
+                content_hash=p.doc.digest,
                 origin=p.origin,
                 chunks=p.chunks,
-                vectors=vectors[offset : offset + n],
+                vectors=p.doc.vectors,
             )
-            offset += n
-        return len(texts)
+        return sum(len(p.chunks) for p in pending)
 
 
 def _scope(paths: Sequence[Path]) -> list[Path]:

@@ -5,11 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class IndexBackendSettings(BaseSettings):
+    """The vector backend alone: what the index package reads (index/vector_store.py),
+    so a bad value elsewhere in the configuration cannot stop an ingest's writer."""
+
+    model_config = SettingsConfigDict(env_prefix="CITELINE_", env_file=".env", extra="ignore")
+
+    # Where ingest writes passage vectors; readers follow the index's manifest.
+    index_backend: Literal["faiss", "qdrant"] = Field(
+        "faiss",
+        description="Vector store ingest writes to: faiss (files in the index folder) or "
+        "qdrant (a Qdrant collection per generation)",
+    )
+    qdrant_url: str | None = Field(
+        None, description="Qdrant server or cluster URL, e.g. http://qdrant:6333"
+    )
+    qdrant_path: Path | None = Field(
+        None,
+        description="Folder for qdrant-client's in-process local mode (tests, single-process "
+        "setups: one process at a time may open it)",
+    )
+    qdrant_collection: str = Field(
+        "citeline", description="Collection name prefix; each generation gets its own"
+    )
+    qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server")
+
+
+class Settings(IndexBackendSettings):
     model_config = SettingsConfigDict(env_prefix="CITELINE_", env_file=".env", extra="ignore")
 
     index: Path = Field(Path("var/index"), description="Index directory written by ingest")

@@ -1,5 +1,5 @@
 """Shared fixtures: the real embedding model, a real index of the seed article,
-and a real ``citeline serve`` process on 127.0.0.1."""
+a real ``citeline serve`` process on 127.0.0.1, and the vector backends."""
 
 from __future__ import annotations
 
@@ -28,6 +28,25 @@ def require_shared(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(params=["faiss", "qdrant"])
+def backend(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """Runs a test once per vector backend, chosen through the same ``CITELINE_*``
+    variables a deployment sets (per test, so they never leak into the next one).
+    Qdrant runs in qdrant-client's local mode (the real client and its in-process
+    engine): no Qdrant server can run on these machines."""
+    monkeypatch.setenv("CITELINE_INDEX_BACKEND", request.param)
+    monkeypatch.delenv("CITELINE_QDRANT_URL", raising=False)
+    if request.param == "qdrant":
+        monkeypatch.setenv("CITELINE_QDRANT_PATH", str(tmp_path_factory.mktemp("qdrant")))
+    else:
+        monkeypatch.delenv("CITELINE_QDRANT_PATH", raising=False)
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return Embedder()
@@ -50,10 +69,10 @@ def free_port() -> int:
 
 
 def start_server(
-    index_dir: Path, log_path: Path, env: dict[str, str] | None = None
+    index_dir: Path, log_path: Path, env: dict[str, str] | None = None, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``citeline serve`` and wait until /readyz answers."""
-    port = free_port()
+    """Start ``citeline serve`` (on ``port`` or a free one) and wait until /readyz answers."""
+    port = port or free_port()
     log = open(log_path, "wb")  # noqa: SIM115 - closed by the process owner
     proc = subprocess.Popen(
         [

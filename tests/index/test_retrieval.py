@@ -1,4 +1,5 @@
-"""Dense, BM25 and hybrid search over one real index (real model, real FAISS, bm25s)."""
+"""Dense, BM25 and hybrid search over one real index (real model, bm25s), once
+with FAISS vectors and once with Qdrant's (local mode): the ``backend`` fixture."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ ARTICLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+@pytest.fixture
+def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, backend: str) -> Path:
     folder = tmp_path_factory.mktemp("retrieval") / "articles"
     folder.mkdir()
     for name, text in ARTICLES.items():
@@ -38,6 +39,8 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
     target = folder.parent / "index"
     # Small passages so the port article spans several of them.
     Ingestor(embedder, target, ChunkerSettings(max_tokens=30, overlap_sentences=0)).run([folder])
+    with Index.open(target) as index:
+        assert index.backend == backend
     return target
 
 

@@ -1,4 +1,5 @@
-"""The on-disk index: atomic generations, filters, clear errors."""
+"""The on-disk index: atomic generations, filters, clear errors; every test runs
+on both vector backends (the ``backend`` fixture: FAISS, and Qdrant's local mode)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,30 @@ import pytest
 
 from index.embedder import Embedder
 from index.models import Article, Chunk
-from index.store import CURRENT, Index, IndexUnavailable, IndexWriter
+from index.store import CURRENT, MANIFEST, Index, IndexUnavailable, IndexWriter, Manifest
 
 CHUNKER = {"kind": "test"}
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def _write(
-    root: Path, embedder: Embedder, docs: dict[str, str], *, commit: bool = True
+    root: Path,
+    embedder: Embedder,
+    docs: dict[str, str],
+    *,
+    commit: bool = True,
+    metadata: dict[str, dict[str, object]] | None = None,
 ) -> IndexWriter:
     writer = IndexWriter(
         root, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER
     )
     for doc_id, text in docs.items():
+        extra = (metadata or {}).get(doc_id, {})
         article = Article(
-            doc_id=doc_id, text=text, title=doc_id.upper(), metadata={"lang": "en", "n": len(text)}
+            doc_id=doc_id,
+            text=text,
+            title=doc_id.upper(),
+            metadata={"lang": "en", "n": len(text), **extra},
         )
         chunks = [Chunk(doc_id, 0, 0, len(text), text)]
         writer.upsert(
@@ -51,8 +62,40 @@ def test_search_and_filters(tmp_path: Path, embedder: Embedder) -> None:
         assert index.search(q, 2, {"lang": "en"})[0].passage.doc_id == "oil"
         assert index.search(q, 2, {"lang": "fr"}) == []
         assert index.search(q, 2, {"title": "CATS"})[0].passage.doc_id == "cats"
+        assert [h.passage.doc_id for h in index.search(q, 2, {"n": 25})] == ["cats"]
+        assert index.search(q, 2, {"n": "25"}) == []  # typed, as the JSON metadata is
         doc = index.document("oil")
         assert doc is not None and doc.text == "Oil prices rose sharply."
+
+
+def test_filters_match_the_same_documents_on_every_backend(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # Qdrant evaluates filters on payloads, FAISS in SQLite: the edge cases of
+    # SQLite's comparison (numbers by value, true = 1, lists as JSON text, keys
+    # that are no key path) must come out the same.
+    docs = {"a": "Apples grow on trees.", "b": "Bananas grow in bunches."}
+    metadata: dict[str, dict[str, object]] = {
+        "a": {"score": 2.0, "flag": True, "tags": ["x", "y"], "a.b": "dotted", "cat": "fruit"},
+        "b": {"score": 3, "flag": False, "tags": "x", "a.b": "other", "cat": "fruit"},
+    }
+    _write(tmp_path, embedder, docs, metadata=metadata)
+    q = embedder.encode_query("fruit")
+
+    def found(filters: dict[str, object]) -> set[str]:
+        with Index.open(tmp_path) as index:
+            return {h.passage.doc_id for h in index.search(q, 5, filters)}
+
+    assert found({"score": 2}) == {"a"}
+    assert found({"score": 3.0}) == {"b"}
+    assert found({"flag": True}) == {"a"} and found({"flag": 0}) == {"b"}
+    assert found({"tags": "x"}) == {"b"}  # a list is not searched element-wise
+    assert found({"tags": '["x","y"]'}) == {"a"}
+    assert found({"a.b": "dotted"}) == {"a"}
+    assert found({"a.b": "dotted", "cat": "fruit"}) == {"a"}
+    assert found({"cat": "fruit"}) == {"a", "b"}
+    assert found({"cat": "fruit", "doc_id": "b"}) == {"b"}
+    assert found({"missing": "x"}) == set()
 
 
 def test_uncommitted_writer_leaves_previous_generation_live(
@@ -105,9 +148,15 @@ def test_clear_errors_for_missing_and_damaged(tmp_path: Path, embedder: Embedder
         Index.open(tmp_path)
     _write(tmp_path, embedder, {"a": "Alpha."})
     gen = tmp_path / (tmp_path / CURRENT).read_text().strip()
-    (gen / "vectors.faiss").write_bytes(b"garbage")
-    with pytest.raises(IndexUnavailable, match=r"vectors\.faiss"):
-        Index.open(tmp_path)
+    manifest = Manifest.load(gen / MANIFEST)
+    if manifest.vectors["kind"] == "qdrant":
+        _drop_collection(manifest)
+        with pytest.raises(IndexUnavailable, match=r"has no collection .*CITELINE_QDRANT_URL"):
+            Index.open(tmp_path)
+    else:
+        (gen / "vectors.faiss").write_bytes(b"garbage")
+        with pytest.raises(IndexUnavailable, match=r"vectors\.faiss"):
+            Index.open(tmp_path)
     (tmp_path / CURRENT).write_text("gen-missing\n")
     with pytest.raises(IndexUnavailable, match="gen-missing"):
         Index.open(tmp_path)
@@ -124,3 +173,11 @@ def test_vector_count_must_match(tmp_path: Path, embedder: Embedder) -> None:
             vectors=np.zeros((2, embedder.dimension), np.float32),
         )
     w.abort()
+
+
+def _drop_collection(manifest: Manifest) -> None:
+    from index.qdrant_store import Location, acquire, release
+
+    location = Location(path=Path(manifest.vectors["path"]))
+    acquire(location).client.delete_collection(manifest.vectors["collection"])
+    release(location)

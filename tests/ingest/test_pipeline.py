@@ -58,6 +58,7 @@ def _top_doc(index_dir: Path, embedder: Embedder, query: str) -> list[str]:
         return [h.passage.doc_id for h in index.search(embedder.encode_query(query), 3)]
 
 
+@pytest.mark.usefixtures("backend")  # FAISS and Qdrant
 def test_incremental_reingest(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     counting = CountingEmbedder(embedder)
     index_dir = tmp_path / "index"
@@ -92,6 +93,7 @@ def test_incremental_reingest(tmp_path: Path, corpus: Path, embedder: Embedder) 
     assert "chess.md" not in _top_doc(index_dir, embedder, "chess tournament gold medal")
 
 
+@pytest.mark.usefixtures("backend")  # FAISS and Qdrant
 def test_other_folders_are_kept_and_no_duplicates(
     tmp_path: Path, corpus: Path, embedder: Embedder
 ) -> None:
