@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -21,6 +22,8 @@ from citeline.slack_cli import slack
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from index.retrieval import Mode
+    from server.answers import Answer
     from server.qa import QAService
 
 app = typer.Typer(
@@ -265,11 +268,18 @@ def ask(
     mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer a question from the index, with cited quotes."""
+    """Answer a question from the index, with cited quotes (written by the LLM when
+    CITELINE_LLM_BASE_URL is set, as the HTTP API does)."""
     if not question.strip():
         raise _fail("the question is empty")
-    qa = _load_qa(_settings(index))
-    answer = qa.ask(question.strip(), top_k, _mode(mode))
+    settings = _settings(index)
+    qa = _load_qa(settings)
+    if settings.llm_base_url:
+        answer = asyncio.run(_llm_answer(settings, qa, question.strip(), top_k, _mode(mode)))
+        if answer.fallback_reason:
+            err.print(f"[yellow]extractive answer:[/] {answer.fallback_reason}", highlight=False)
+    else:
+        answer = qa.ask(question.strip(), top_k, _mode(mode))
     if as_json:
         out.print_json(json.dumps(asdict(answer)))
         return
@@ -280,6 +290,18 @@ def ask(
             highlight=False,
             soft_wrap=True,
         )
+
+
+async def _llm_answer(
+    settings: Settings, qa: QAService, question: str, top_k: int | None, mode: Mode | None
+) -> Answer:
+    from server.answering import AnswerService
+
+    answers = AnswerService.from_settings(settings, qa.embedder)
+    try:
+        return await answers.ask(qa, question, top_k, mode)
+    finally:
+        await answers.aclose()
 
 
 @app.command()

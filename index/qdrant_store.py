@@ -320,7 +320,16 @@ def collection_name(prefix: str, generation: Path) -> str:
 class QdrantWriter:
     """Builds a new generation's collection; the previous one is copied in by the caller."""
 
-    def __init__(self, location: Location, prefix: str, generation: Path, dimension: int) -> None:
+    def __init__(
+        self,
+        location: Location,
+        prefix: str,
+        generation: Path,
+        dimension: int,
+        *,
+        replication_factor: int = 1,
+        shards: int | None = None,
+    ) -> None:
         self.location = location
         self.collection = collection_name(prefix, generation)
         (generation / MARKER).write_text(
@@ -330,9 +339,15 @@ class QdrantWriter:
         try:
             if self._conn.exists():  # a leftover of a crash with the same name: never live
                 self._conn.call("delete_collection")
+            cluster: dict[str, int] = {}
+            if location.url is not None:  # a server; local mode has no shards or replicas
+                cluster["replication_factor"] = replication_factor
+                if shards is not None:
+                    cluster["shard_number"] = shards
             self._conn.call(
                 "create_collection",
                 vectors_config=qm.VectorParams(size=dimension, distance=qm.Distance.DOT),
+                **cluster,
             )
             if location.url is not None:  # local mode ignores payload indexes (and warns)
                 self._conn.call(

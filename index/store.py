@@ -583,6 +583,8 @@ class IndexWriter:
                     self.backend.collection,
                     self.generation,
                     self.dimension,
+                    replication_factor=self.backend.replication_factor,
+                    shards=self.backend.shards,
                 )
             except QdrantUnavailable as exc:
                 raise IndexUnavailable(str(exc)) from exc

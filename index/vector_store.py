@@ -39,6 +39,10 @@ class BackendConfig:
     path: Path | None = None
     collection: str = "citeline"
     api_key: str | None = field(default=None, repr=False)
+    # Collections on a Qdrant cluster: copies of each shard, and shards (None:
+    # Qdrant's default, one per node). Local mode has neither.
+    replication_factor: int = 1
+    shards: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> BackendConfig:
@@ -49,6 +53,8 @@ class BackendConfig:
             path=Path(settings.qdrant_path).resolve() if settings.qdrant_path else None,
             collection=settings.qdrant_collection,
             api_key=key.get_secret_value() if key is not None else None,
+            replication_factor=settings.qdrant_replication_factor,
+            shards=settings.qdrant_shards,
         )
 
 

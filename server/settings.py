@@ -33,6 +33,15 @@ class IndexBackendSettings(BaseSettings):
         "citeline", description="Collection name prefix; each generation gets its own"
     )
     qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server")
+    qdrant_replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Qdrant cluster: copies of every shard of a new collection (2 or more "
+        "keeps the index searchable when a node is down)",
+    )
+    qdrant_shards: int | None = Field(
+        None, ge=1, description="Qdrant cluster: shards per collection; unset = one per node"
+    )
 
 
 class Settings(IndexBackendSettings):

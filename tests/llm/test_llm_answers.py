@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -157,3 +160,20 @@ def test_injected_orders_never_reach_the_llm(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_cli_ask_uses_the_llm_when_configured(llama: LlamaServer, seed_index: Path) -> None:
+    """`citeline ask` answers as the HTTP API does: with the LLM when one is set."""
+    env = {**os.environ, **llm_env(llama.url)}
+    command = ["ask", QUESTION, "--index", str(seed_index), "--json"]
+    run = subprocess.run(
+        [sys.executable, "-m", "citeline.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    body = json.loads(run.stdout)
+    assert body["answerer"] == "llm", body["fallback_reason"]
+    assert body["answer"].strip() and body["citations"]
