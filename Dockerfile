@@ -11,6 +11,8 @@ COPY citeline citeline
 COPY index index
 COPY ingest ingest
 COPY server server
+COPY answer answer
+COPY slackbot slackbot
 COPY prompts prompts
 # server/prompting.py looks for prompts/ beside the source tree, which a
 # non-editable install leaves behind in /app: point at it.

@@ -64,7 +64,7 @@ test: install browser llm scale nginx
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy citeline index ingest server
+	$(BIN)/mypy answer citeline index ingest server slackbot
 
 bench: install
 	$(BIN)/python bench/ingest_and_latency.py

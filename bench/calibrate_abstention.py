@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from answer.extractive import ExtractiveAnswerer, ExtractiveSettings  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from index.store import Index  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
-from server.extractive import ExtractiveAnswerer, ExtractiveSettings  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 GENERAL = [

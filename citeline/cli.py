@@ -22,9 +22,9 @@ from citeline.slack_cli import slack
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from answer.answers import Answer
+    from answer.qa import QAService
     from index.retrieval import Mode
-    from server.answers import Answer
-    from server.qa import QAService
 
 app = typer.Typer(
     help="Citeline: answers from your articles, every claim cited to its exact passage.",
@@ -174,7 +174,7 @@ def ingest(
     except ConnectionError as exc:  # no Ray cluster at the given address
         raise _fail(f"cannot reach the Ray cluster: {exc}") from None
     if metrics_file is not None:
-        from server.protection.metrics import write_ingest_metrics
+        from server.metrics import write_ingest_metrics
 
         write_ingest_metrics(summary, str(metrics_file))
 
@@ -215,7 +215,7 @@ def serve(
     from index.store import Index, IndexMissing, IndexUnavailable
     from server.app import create_app
     from server.protection.settings import ProtectionSettings
-    from server.slack import SlackSettings
+    from slackbot import SlackSettings
 
     settings = _settings(index)
     if host:
@@ -251,8 +251,8 @@ def serve(
 
 
 def _load_qa(settings: Settings) -> QAService:
+    from answer.qa import QAService
     from index.store import IndexUnavailable
-    from server.qa import QAService
 
     try:
         return QAService.load(settings.index, top_k=settings.top_k)
@@ -295,7 +295,7 @@ def ask(
 async def _llm_answer(
     settings: Settings, qa: QAService, question: str, top_k: int | None, mode: Mode | None
 ) -> Answer:
-    from server.answering import AnswerService
+    from answer.answering import AnswerService
 
     answers = AnswerService.from_settings(settings, qa.embedder)
     try:

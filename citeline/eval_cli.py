@@ -154,9 +154,9 @@ def qa(
     as_json: JsonOpt = False,
 ) -> None:
     """Answers whose cited quotes contain a gold answer, citation accuracy, abstention."""
+    from answer.qa import QAService
     from citeline.evaluation.qa import QaSetError, evaluate_qa, load_qa_set
     from index.store import IndexUnavailable
-    from server.qa import QAService
     from server.settings import Settings
 
     try:

@@ -39,7 +39,7 @@ def slack(
     from pydantic import ValidationError
 
     from server.settings import Settings
-    from server.slack.settings import SlackSettings
+    from slackbot.settings import SlackSettings
 
     settings = Settings()
     if index is not None:
@@ -58,7 +58,7 @@ def slack(
     ]
     if missing:
         raise _fail(
-            f"{' and '.join(missing)} not set. Create the app from slack/manifest.yaml, "
+            f"{' and '.join(missing)} not set. Create the app from slackbot/manifest.yaml, "
             "install it, then export the Bot User OAuth Token (xoxb-...) and an "
             "App-Level Token with connections:write (xapp-...)."
         )
@@ -69,10 +69,10 @@ def slack(
 
     from slack_sdk.errors import SlackApiError
 
+    from answer.qa import QAService
     from index.embedder import Embedder
     from index.store import Index, IndexUnavailable
-    from server.qa import QAService
-    from server.slack.socket import socket_mode_handler
+    from slackbot.socket import socket_mode_handler
 
     try:
         Index.open(settings.index).close()  # fail before the slow model load

@@ -9,17 +9,17 @@ from contextlib import asynccontextmanager
 import faiss
 from fastapi import FastAPI
 
+from answer.answering import AnswerService
+from answer.qa import QAService
 from index.embedder import Embedder
 from index.retrieval import FusionSettings
 from index.store import IndexUnavailable
 from server import errors, protection
-from server.answering import AnswerService
-from server.protection.metrics import metrics_of
-from server.qa import QAService
+from server.metrics import metrics_of
 from server.routes import answers as answer_routes
 from server.routes import health, openai_compat, page, retrieval
 from server.settings import Settings
-from server.slack import install_slack
+from slackbot import install_slack
 
 log = logging.getLogger("citeline.server")
 

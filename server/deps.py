@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from server.answering import AnswerService
-from server.qa import QAService
+from answer.answering import AnswerService
+from answer.qa import QAService
 from server.settings import Settings
 
 

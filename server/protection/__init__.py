@@ -22,15 +22,15 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from server.metrics import IndexCollector, Metrics, MetricsMiddleware
+from server.metrics import router as metrics_router
 from server.protection import logs, openapi
 from server.protection.auth import AccessMiddleware
 from server.protection.limits import BodyLimitMiddleware
-from server.protection.metrics import IndexCollector, Metrics, MetricsMiddleware
-from server.protection.metrics import router as metrics_router
-from server.protection.reload import Reloader
-from server.protection.reload import router as reload_router
 from server.protection.requestid import RequestContextMiddleware
 from server.protection.settings import ProtectionSettings
+from server.reload import Reloader
+from server.reload import router as reload_router
 
 __all__ = ["ProtectionSettings", "install"]
 

@@ -22,7 +22,7 @@ import logging
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.protection.metrics import Metrics
+from server.metrics import Metrics
 from server.protection.ratelimit import TokenBucketLimiter, retry_after_header
 from server.protection.settings import ProtectionSettings
 

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.protection.metrics import Metrics
+from server.metrics import Metrics
 
 
 def too_large_message(limit: int, size: int | None = None) -> str:

@@ -21,9 +21,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sse_starlette import EventSourceResponse
 
-from server.answers import Answer
+from answer.answers import Answer
+from answer.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
 from server.deps import QA, AnswerSvc, AppSettings
-from server.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
 from server.schemas import (
     AskRequest,
     AskResponse,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from server.qa import QAService
+from answer.qa import QAService
 from server.schemas import Health, NotReady, Ready
 
 router = APIRouter(tags=["health"])

@@ -16,11 +16,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sse_starlette import EventSourceResponse
 
+from answer.answering import AnswerService
+from answer.answers import Answer
+from answer.generative import ErrorEvent, FinalEvent, TokenEvent
+from answer.qa import QAService
 from index.tokens import count_tokens
-from server.answering import AnswerService
-from server.answers import Answer
 from server.deps import QA, AnswerSvc, AppSettings
-from server.generative import ErrorEvent, FinalEvent, TokenEvent
 from server.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -30,7 +31,6 @@ from server.openai_schemas import (
     ModelList,
     Usage,
 )
-from server.qa import QAService
 from server.routes.answers import answer_body, check_length
 
 MODEL_ID = "citeline"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from server.deps import QA, AppSettings
-from server.protection.metrics import time_retrieval
+from server.metrics import time_retrieval
 from server.schemas import (
     DocumentResponse,
     ErrorResponse,

@@ -24,7 +24,7 @@ from citeline.cli import app
 from deploy.nginx.render import TEMPLATE, placeholders, render_text, server_lines
 from server.protection.settings import ProtectionSettings
 from server.settings import Settings
-from server.slack.settings import SlackSettings
+from slackbot.settings import SlackSettings
 from tests.conftest import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"

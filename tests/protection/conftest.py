@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from answer.qa import QAService
 from index.embedder import Embedder
 from server.app import create_app
 from server.protection import install
-from server.qa import QAService
 from server.settings import Settings
 from tests.protection.helpers import PROTECTION_ENV
 

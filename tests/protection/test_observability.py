@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.pipeline import IngestSummary
-from server.protection.logs import JsonFormatter, RequestIdFilter, request_id_var
-from server.protection.metrics import (
+from server.metrics import (
     Metrics,
     metrics_of,
     observe_answer,
     time_retrieval,
     write_ingest_metrics,
 )
+from server.protection.logs import JsonFormatter, RequestIdFilter, request_id_var
 from tests.protection.conftest import AppFactory
 from tests.protection.helpers import AUTH, TEST_KEY
 

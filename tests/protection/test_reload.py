@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from answer.qa import QAService
 from index.embedder import Embedder
 from index.store import CURRENT
 from ingest.pipeline import Ingestor
-from server.qa import QAService
 from server.settings import Settings
 from tests.protection import articles
 from tests.protection.conftest import AppFactory

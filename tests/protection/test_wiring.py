@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.app import create_app
+from server.metrics import Metrics
 from server.protection import ProtectionSettings, install
-from server.protection.metrics import Metrics
 from server.protection.requestid import RequestContextMiddleware
 from server.settings import Settings
 

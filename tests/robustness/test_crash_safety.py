@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from answer.qa import QAService
 from index.embedder import Embedder
 from index.store import CURRENT, MANIFEST, Index
-from server.qa import QAService
 from tests.conftest import ROOT
 from tests.protection import articles
 from tests.protection.helpers import bbc_subset, citeline, copy_index, subprocess_env

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from answer.qa import QAService
 from index.embedder import Embedder
 from ingest.pipeline import Ingestor
-from server.qa import QAService
 from tests.conftest import SEED_DIR, require_shared
 from tests.protection import articles
 

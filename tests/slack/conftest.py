@@ -19,10 +19,10 @@ import httpx
 import pytest
 import uvicorn
 
+from answer.qa import QAService
 from index.embedder import Embedder
-from server.qa import QAService
 from server.settings import Settings
-from server.slack.settings import SlackSettings
+from slackbot.settings import SlackSettings
 from tests.conftest import free_port
 from tests.slack.standin import BOT_TOKEN, TEAM_ID, SlackStandIn
 
@@ -115,7 +115,7 @@ def citeline_url(
 ) -> Iterator[str]:
     """The real app (create_app + install_slack) under uvicorn on 127.0.0.1."""
     from server.app import create_app
-    from server.slack import install_slack
+    from slackbot import install_slack
 
     qa = QAService.load(seed_index, embedder=embedder)
     # Should create_app itself call install_slack (reading the environment), it

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.condense import Turn
-from server.extractive import Answer, Citation
-from server.slack.blocks import ABSTAINED, ASKED_BLOCK, answer_message, escape
-from server.slack.bot import question_text, thread_turns
+from answer.condense import Turn
+from answer.extractive import Answer, Citation
+from slackbot.blocks import ABSTAINED, ASKED_BLOCK, answer_message, escape
+from slackbot.bot import question_text, thread_turns
 
 
 def cite(

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.slack.blocks import ABSTAINED, escape
-from server.slack.bot import NOT_HERE
+from slackbot.blocks import ABSTAINED, escape
+from slackbot.bot import NOT_HERE
 from tests.slack.conftest import (
     ALLOWED_CHANNEL,
     OTHER_CHANNEL,

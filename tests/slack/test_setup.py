@@ -10,9 +10,9 @@ import yaml
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from server.slack import SlackSettings, install_slack
-from server.slack.http import EVENTS_PATH
-from server.slack.settings import SLACK_API_URL
+from slackbot import SlackSettings, install_slack
+from slackbot.http import EVENTS_PATH
+from slackbot.settings import SLACK_API_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +83,7 @@ def test_the_token_is_never_sent_over_plain_http_to_another_host() -> None:
 
 
 def test_the_manifest_asks_for_what_the_bot_uses() -> None:
-    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yaml").read_text())
+    manifest = yaml.safe_load((ROOT / "slackbot" / "manifest.yaml").read_text())
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
     assert {"channels:history", "groups:history"} <= scopes  # thread history for follow-ups

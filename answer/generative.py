@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from answer.answers import Answer
+from answer.citations import CitationVerifier, is_abstention
+from answer.extractive import ExtractiveAnswerer
+from answer.llm import LLMClient, LLMError
+from answer.prompting import PromptBuilder
 from index.models import SearchHit
-from server.answers import Answer
-from server.citations import CitationVerifier, is_abstention
-from server.extractive import ExtractiveAnswerer
-from server.llm import LLMClient, LLMError
-from server.prompting import PromptBuilder
 
 ABSTAIN_PHRASE = "I cannot find the answer in the provided sources."
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from answer.citations import CitationVerifier, is_abstention
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.store import Index
-from server.citations import CitationVerifier, is_abstention
 
 
 @pytest.fixture(scope="module")

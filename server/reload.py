@@ -28,9 +28,9 @@ import anyio
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from answer.qa import QAService
 from index.store import CURRENT, Index, IndexUnavailable
-from server.protection.metrics import Metrics
-from server.qa import QAService
+from server.metrics import Metrics
 from server.schemas import ErrorResponse
 
 log = logging.getLogger("citeline.reload")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from answer.injection import REDACTED, addresses_an_assistant, redact
 from index.text import split_sentences
-from server.injection import REDACTED, addresses_an_assistant, redact
 from tests.conftest import SHARED, require_shared
 
 INSTRUCTIONS = [

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from answer.injection import REDACTED
+from answer.prompting import PromptBuilder, PromptTemplates
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.store import Index
 from index.tokens import count_tokens
-from server.injection import REDACTED
-from server.prompting import PromptBuilder, PromptTemplates
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from server.slack.settings import SlackSettings
+from slackbot.settings import SlackSettings
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from server.slack.bot import QAGetter
+    from slackbot.bot import QAGetter
 
 log = logging.getLogger("citeline.slack")
 
@@ -65,7 +65,7 @@ def install_slack(
     from slack_bolt import BoltRequest
     from slack_bolt.adapter.starlette.handler import to_starlette_response
 
-    from server.slack.bot import build_app
+    from slackbot.bot import build_app
 
     server_settings = getattr(app.state, "settings", None)
     bolt = build_app(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server.extractive import Answer, Citation
+from answer.extractive import Answer, Citation
 
 Block = dict[str, Any]
 

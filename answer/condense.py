@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from server.llm import LLMClient, LLMError
-from server.prompting import PromptBuilder
+from answer.llm import LLMClient, LLMError
+from answer.prompting import PromptBuilder
 
 _WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
 

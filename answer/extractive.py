@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from answer.answers import Answer, Citation
+from answer.injection import addresses_an_assistant
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences
-from server.answers import Answer, Citation
-from server.injection import addresses_an_assistant
 
 _STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with about against between into through
@@ -139,7 +139,7 @@ class ExtractiveAnswerer:
                 seen.add(key)
                 text = p.text[a:b]
                 if addresses_an_assistant(text):
-                    continue  # orders to a model are never the answer (see server.injection)
+                    continue  # orders to a model are never the answer (see answer.injection)
                 overlap = len(terms & content_terms(text)) / len(terms) if terms else 0.0
                 out.append(_Candidate(hit, p.start + a, p.start + b, text, overlap))
         return out

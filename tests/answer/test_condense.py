@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.condense import (
+from answer.condense import (
     Turn,
     as_messages,
     condense_question,

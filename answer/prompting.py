@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from answer.injection import redact
 from index.models import SearchHit
 from index.text import split_sentences
 from index.tokens import count_tokens
-from server.injection import redact
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Role markers and separators a chat template adds around each message.

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from answer.answers import Answer, Citation, SentenceSupport
+from answer.extractive import content_terms
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences
-from server.answers import Answer, Citation, SentenceSupport
-from server.extractive import content_terms
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 # Placeholders a model copies from instructions ("[n]", "[source]") cite nothing.

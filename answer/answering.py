@@ -15,24 +15,24 @@ from typing import Protocol
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from answer.answers import Answer
+from answer.citations import CitationVerifier
+from answer.condense import Condenser
+from answer.extractive import ExtractiveAnswerer
+from answer.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
+from answer.llm import LLMClient, LLMConfig
+from answer.prompting import PromptBuilder, PromptTemplates
+from answer.qa import QAService
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.retrieval import Mode
-from server.answers import Answer
-from server.citations import CitationVerifier
-from server.condense import Condenser
-from server.extractive import ExtractiveAnswerer
-from server.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
-from server.llm import LLMClient, LLMConfig
-from server.prompting import PromptBuilder, PromptTemplates
-from server.qa import QAService
 from server.settings import Settings
 
 Message = dict[str, str]
 
 
 class Timings(Protocol):
-    """Where retrieval and answer times go (server.protection.metrics.Metrics fits)."""
+    """Where retrieval and answer times go (server.metrics.Metrics fits)."""
 
     def observe_retrieval(self, mode: str, seconds: float) -> None: ...
 

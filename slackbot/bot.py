@@ -9,8 +9,8 @@ listener only hands the question to a separate, small answer pool
 (``CITELINE_SLACK_WORKERS``, small because more threads would only make the
 questions compete for the same cores) and returns.
 
-The same ``App`` serves HTTP mode (``server.slack.http``) and Socket Mode
-(``server.slack.socket``).
+The same ``App`` serves HTTP mode (``slackbot.http``) and Socket Mode
+(``slackbot.socket``).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from server.condense import CondenseFn, Turn, condense_question
-from server.qa import QAService
-from server.slack import blocks
-from server.slack.settings import SlackSettings
+from answer.condense import CondenseFn, Turn, condense_question
+from answer.qa import QAService
+from slackbot import blocks
+from slackbot.settings import SlackSettings
 
 log = logging.getLogger("citeline.slack")
 bolt_log = logging.getLogger("citeline.slack.bolt")

@@ -4,7 +4,7 @@ Every app gets its own ``CollectorRegistry`` (tests build several apps in one
 process; the global default registry would refuse the second one's metrics).
 Other modules reach the app's metrics through the request::
 
-    from server.protection.metrics import observe_answer, time_retrieval
+    from server.metrics import observe_answer, time_retrieval
 
     with time_retrieval(request, mode="hybrid"):
         hits = qa.search(...)

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from answer.answers import Answer
+from answer.extractive import ExtractiveAnswerer
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.retrieval import FusionSettings, Mode, Retriever
 from index.store import Index, IndexUnavailable
-from server.answers import Answer
-from server.extractive import ExtractiveAnswerer
 from server.settings import Settings
 
 

@@ -11,8 +11,8 @@ import logging
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from server.slack.bot import QAGetter, build_app
-from server.slack.settings import SlackSettings
+from slackbot.bot import QAGetter, build_app
+from slackbot.settings import SlackSettings
 
 log = logging.getLogger("citeline.slack")
 
