@@ -14,9 +14,6 @@ COPY server server
 COPY answer answer
 COPY slackbot slackbot
 COPY prompts prompts
-# server/prompting.py looks for prompts/ beside the source tree, which a
-# non-editable install leaves behind in /app: point at it.
-ENV CITELINE_PROMPTS_DIR=/app/prompts
 # The scale extra: the Qdrant backend and Ray (qdrant-client also brings grpcio,
 # which Ray's client server on ray-head:10001 needs). Ray Client wants the same
 # Python and Ray versions on both ends: the one image guarantees it.

@@ -64,7 +64,8 @@ test: install browser llm scale nginx
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy answer citeline index ingest server slackbot
+	$(BIN)/mypy answer citeline index ingest prompts server slackbot
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/ingest_and_latency.py

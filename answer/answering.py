@@ -1,34 +1,52 @@
-"""Answers for the HTTP routes: retrieval, then the LLM answerer when one is
-configured, else the extractive one; streamed or whole; follow-ups condensed.
+"""The one answer path: retrieval over the served index, then the LLM answerer when
+one is configured, else the extractive one (also the LLM's fallback); streamed or
+whole; follow-ups condensed with the conversation; retrieval and answer timings.
 
-The QAService (index + retrieval) is passed per call rather than held, so a
-reloaded index is picked up by the next request.
+The HTTP routes, Slack (HTTP events and Socket Mode), ``citeline ask|search`` and
+``citeline eval qa`` all use an ``AnswerService`` built by
+:meth:`AnswerService.from_settings`, the one place that turns settings into one.
+
+A reload replaces :attr:`AnswerService.searcher` in one assignment; a request that
+already took the old Searcher finishes on it.
+
+Synchronous callers (Slack's worker threads, the CLI, eval) use :meth:`ask_sync`
+and friends: the coroutines run on the server's event loop when one is bound
+(:meth:`bind_loop`), else on a loop thread of the service's own, because the LLM
+client's connections belong to one event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from answer.answers import Answer
 from answer.citations import CitationVerifier
-from answer.condense import Condenser
+from answer.condense import Condenser, Turn, as_messages
 from answer.extractive import ExtractiveAnswerer
 from answer.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
 from answer.llm import LLMClient, LLMConfig
 from answer.prompting import PromptBuilder, PromptTemplates
-from answer.qa import QAService
+from answer.searcher import Searcher
 from index.embedder import Embedder
 from index.models import SearchHit
-from index.retrieval import Mode
-from server.settings import Settings
+from index.retrieval import FusionSettings, Mode
+from index.store import IndexUnavailable
+from index.vector_store import BackendConfig
+
+if TYPE_CHECKING:
+    from citeline.settings import Settings
 
 Message = dict[str, str]
+T = TypeVar("T")
 
 
 class Timings(Protocol):
@@ -39,20 +57,145 @@ class Timings(Protocol):
     def observe_answer(self, answerer: str, seconds: float, *, abstained: bool) -> None: ...
 
 
+class NoIndex(IndexUnavailable):
+    """No index generation is served (it could not be loaded)."""
+
+
 @dataclass
 class AnswerService:
+    embedder: Embedder
+    extractive: ExtractiveAnswerer
     generative: GenerativeAnswerer | None
     condenser: Condenser
+    index_dir: Path
+    top_k: int = 5
+    mode: Mode = "hybrid"
+    fusion: FusionSettings = field(default_factory=FusionSettings)
+    backend: BackendConfig = field(default_factory=BackendConfig)
     timings: Timings | None = None
+    # The generation served; None (with ``index_error``) until one loads.
+    searcher: Searcher | None = None
+    index_error: str | None = None
+
+    def __post_init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._own_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
+
+    # --- building -----------------------------------------------------------
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        searcher: Searcher | None = None,
+        timings: Timings | None = None,
+        load_index: bool = True,
+        mode: Mode | None = None,
+    ) -> AnswerService:
+        """The service the settings describe. ``searcher`` hands over an index already
+        open (its embedder is reused); else the index at ``settings.index`` is opened
+        when ``load_index`` (an unreadable one leaves ``index_error`` set instead)."""
+        if embedder is None:
+            embedder = searcher.embedder if searcher else Embedder(threads=settings.embed_threads)
+        retrieval = settings.retrieval
+        llm = settings.llm
+        generative: GenerativeAnswerer | None = None
+        condenser = Condenser()
+        if llm.base_url:
+            client = LLMClient(
+                LLMConfig(
+                    base_url=llm.base_url,
+                    model=llm.model,
+                    api_key=llm.api_key,
+                    timeout=llm.timeout,
+                    connect_timeout=llm.connect_timeout,
+                    max_tokens=llm.answer_tokens,
+                    temperature=llm.temperature,
+                )
+            )
+            prompts = PromptBuilder(
+                PromptTemplates.load(llm.prompts_dir),
+                context_tokens=llm.context_tokens,
+                answer_tokens=llm.answer_tokens,
+            )
+            generative = GenerativeAnswerer(
+                client, prompts, CitationVerifier(embedder), ExtractiveAnswerer(embedder)
+            )
+            condenser = Condenser(client, prompts)
+        service = cls(
+            embedder=embedder,
+            extractive=ExtractiveAnswerer(embedder),
+            generative=generative,
+            condenser=condenser,
+            index_dir=Path(searcher.index.root) if searcher else Path(settings.index),
+            top_k=retrieval.top_k,
+            mode=mode or retrieval.mode,
+            fusion=FusionSettings(
+                dense_weight=retrieval.fusion_dense_weight,
+                candidates=retrieval.fusion_candidates,
+            ),
+            backend=BackendConfig.from_settings(settings.backend),
+            timings=timings,
+            searcher=searcher,
+        )
+        if searcher is None and load_index:
+            try:
+                service.searcher = service.open_searcher()
+            except IndexUnavailable as exc:
+                service.index_error = str(exc)
+        return service
+
+    def open_searcher(self, index_dir: Path | None = None) -> Searcher:
+        """A Searcher over the index's current generation with this service's model and
+        retrieval settings (startup and reload)."""
+        return Searcher.open(
+            index_dir or self.index_dir,
+            embedder=self.embedder,
+            top_k=self.top_k,
+            mode=self.mode,
+            fusion=self.fusion,
+            backend=self.backend,
+        )
+
+    def current(self) -> Searcher:
+        """The Searcher served now; NoIndex when none is."""
+        searcher = self.searcher
+        if searcher is None:
+            raise NoIndex(self.index_error or "no index loaded")
+        return searcher
+
+    # --- retrieval ----------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        mode: Mode | None = None,
+    ) -> list[SearchHit]:
+        searcher = self.current()
+        mode = mode or searcher.mode
+        started = time.perf_counter()
+        try:
+            return searcher.search(query, top_k, filters, mode)
+        finally:
+            if self.timings is not None:
+                self.timings.observe_retrieval(mode, time.perf_counter() - started)
 
     async def _retrieve(
-        self, qa: QAService, question: str, top_k: int | None, mode: Mode | None
+        self, question: str, top_k: int | None, mode: Mode | None
     ) -> tuple[np.ndarray, list[SearchHit]]:
+        searcher = self.current()
         started = time.perf_counter()
-        vector, hits = await run_in_threadpool(qa.retrieve, question, top_k, mode)
+        vector, hits = await run_in_threadpool(searcher.retrieve, question, top_k, mode)
         if self.timings is not None:
-            self.timings.observe_retrieval(mode or qa.mode, time.perf_counter() - started)
+            self.timings.observe_retrieval(mode or searcher.mode, time.perf_counter() - started)
         return vector, hits
+
+    # --- answers ----------------------------------------------------------------------
 
     def _answered(self, answer: Answer, started: float) -> None:
         if self.timings is not None:
@@ -61,12 +204,12 @@ class AnswerService:
             )
 
     async def stream(
-        self, qa: QAService, question: str, top_k: int | None = None, mode: Mode | None = None
+        self, question: str, top_k: int | None = None, mode: Mode | None = None
     ) -> AsyncIterator[StreamEvent]:
-        vector, hits = await self._retrieve(qa, question, top_k, mode)
+        vector, hits = await self._retrieve(question, top_k, mode)
         started = time.perf_counter()
         if self.generative is None:
-            events = extractive_stream(qa.answerer, question, vector, hits)
+            events = extractive_stream(self.extractive, question, vector, hits)
         else:
             events = self.generative.stream(question, vector, hits)
         async for event in events:
@@ -75,52 +218,78 @@ class AnswerService:
             yield event
 
     async def ask(
-        self, qa: QAService, question: str, top_k: int | None = None, mode: Mode | None = None
+        self, question: str, top_k: int | None = None, mode: Mode | None = None
     ) -> Answer:
-        vector, hits = await self._retrieve(qa, question, top_k, mode)
+        vector, hits = await self._retrieve(question, top_k, mode)
         started = time.perf_counter()
         if self.generative is None:
-            answer = await run_in_threadpool(qa.answerer.run, question, vector, hits)
+            answer = await run_in_threadpool(self.extractive.run, question, vector, hits)
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
         return answer
 
     async def condense(self, messages: Sequence[Message]) -> str:
-        """The last user message, made standalone with the conversation before it."""
+        """The last user message, made standalone with the conversation before it
+        (by the LLM when one is configured, else or when it fails by the heuristic)."""
         *history, last = messages
         return await self.condenser.run(last["content"], list(history))
+
+    async def condense_turns(self, question: str, history: Sequence[Turn]) -> str:
+        return await self.condense([*as_messages(history), {"role": "user", "content": question}])
+
+    # --- for callers without an event loop -------------------------------------------
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Run synchronous callers' work on ``loop`` (the server's), or on a loop of
+        the service's own when None."""
+        self._loop = loop
+
+    def _loop_for_sync(self) -> asyncio.AbstractEventLoop:
+        if self._loop is not None and not self._loop.is_closed():
+            return self._loop
+        with self._loop_lock:
+            if self._own_loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="citeline-answer-loop", daemon=True
+                ).start()
+                self._own_loop = loop
+            return self._own_loop
+
+    def run_sync(self, work: Coroutine[Any, Any, T]) -> T:
+        loop = self._loop_for_sync()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            work.close()
+            raise RuntimeError("run_sync was called on the loop it would wait for")
+        return asyncio.run_coroutine_threadsafe(work, loop).result()
+
+    def ask_sync(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> Answer:
+        return self.run_sync(self.ask(question, top_k, mode))
+
+    def condense_sync(self, question: str, history: Sequence[Turn]) -> str:
+        return self.run_sync(self.condense_turns(question, history))
+
+    # --- lifetime -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
         if self.generative is not None:
             await self.generative.client.aclose()
 
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, embedder: Embedder, timings: Timings | None = None
-    ) -> AnswerService:
-        if not settings.llm_base_url:
-            return cls(None, Condenser(), timings)
-        client = LLMClient(
-            LLMConfig(
-                base_url=settings.llm_base_url,
-                model=settings.llm_model,
-                api_key=settings.llm_api_key,
-                timeout=settings.llm_timeout,
-                connect_timeout=settings.llm_connect_timeout,
-                max_tokens=settings.llm_answer_tokens,
-                temperature=settings.llm_temperature,
-            )
-        )
-        prompts = PromptBuilder(
-            PromptTemplates.load(settings.prompts_dir),
-            context_tokens=settings.llm_context_tokens,
-            answer_tokens=settings.llm_answer_tokens,
-        )
-        generative = GenerativeAnswerer(
-            client, prompts, CitationVerifier(embedder), ExtractiveAnswerer(embedder)
-        )
-        return cls(generative, Condenser(client, prompts), timings)
+    def close(self, *, index: bool = True) -> None:
+        """For synchronous owners (CLI, Socket Mode): the LLM client, the own loop and
+        (unless ``index`` is False) the served index."""
+        if self.generative is not None:
+            self.run_sync(self.aclose())
+        if self._own_loop is not None:
+            self._own_loop.call_soon_threadsafe(self._own_loop.stop)
+            self._own_loop = None
+        if index and self.searcher is not None:
+            self.searcher.index.close()
 
     def describe(self) -> str:
         if self.generative is None:

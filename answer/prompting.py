@@ -1,4 +1,4 @@
-"""Prompt templates from ``prompts/`` and token budgets for them.
+"""Prompts from the templates in ``prompts/`` and token budgets for them.
 
 The context window is shared by the instructions, the question, the sources and
 the answer. Instructions and the question are never cut; sources are added in
@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import prompts
 from answer.injection import redact
 from index.models import SearchHit
 from index.text import split_sentences
 from index.tokens import count_tokens
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 # Role markers and separators a chat template adds around each message.
 MESSAGE_OVERHEAD_TOKENS = 8
 MIN_SOURCE_TOKENS = 40
@@ -35,20 +35,12 @@ class PromptTemplates:
 
     @classmethod
     def load(cls, folder: Path | None = None) -> PromptTemplates:
-        folder = folder or DEFAULT_PROMPTS_DIR
-
-        def read(name: str) -> str:
-            path = folder / name
-            try:
-                return path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise FileNotFoundError(f"prompt template {path} is missing: {exc}") from exc
-
+        """The shipped templates, or those in ``folder``."""
         return cls(
-            system=read("answer_system.txt"),
-            user=read("answer_user.txt"),
-            source=read("source.txt"),
-            condense=read("condense.txt"),
+            system=prompts.read("answer_system.txt", folder),
+            user=prompts.read("answer_user.txt", folder),
+            source=prompts.read("source.txt", folder),
+            condense=prompts.read("condense.txt", folder),
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -11,20 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from citeline.eval_cli import eval_app
 from citeline.migrate_cli import migrate
+from citeline.settings import Settings, SettingsError, load_settings
 from citeline.slack_cli import slack
-from server.settings import Settings
 
 if TYPE_CHECKING:
-    from answer.answers import Answer
-    from answer.qa import QAService
-    from index.retrieval import Mode
+    from answer.answering import AnswerService
 
 app = typer.Typer(
     help="Citeline: answers from your articles, every claim cited to its exact passage.",
@@ -51,19 +47,13 @@ def _mode(mode: str | None) -> Literal["dense", "bm25", "hybrid"] | None:
     return mode  # type: ignore[return-value]
 
 
-def _config_error(exc: ValidationError, prefix: str = "CITELINE_") -> typer.Exit:
-    """A bad environment value names the variable and the reason, not a traceback."""
-    problems = "; ".join(
-        f"{prefix}{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-    )
-    return _fail(f"invalid configuration: {problems}")
-
-
 def _settings(index: Path | None) -> Settings:
+    """The settings, read once per command; a bad environment value names the variable
+    and the reason, not a traceback."""
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise _config_error(exc) from None
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
     if index is not None:
         settings.index = index
     return settings
@@ -120,10 +110,12 @@ def ingest(
     import contextlib
 
     from index.store import IndexUnavailable
+    from index.vector_store import BackendConfig
     from ingest.chunker import ChunkerSettings
     from ingest.pipeline import Ingestor
 
     settings = _settings(index)
+    backend = BackendConfig.from_settings(settings.backend)
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
     cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if ray or ray_address:
@@ -143,14 +135,14 @@ def ingest(
             )
         except ValueError as exc:
             raise _fail(f"--ray-address: {exc}") from None
-        ingestor = ray_ingestor(settings.index, chunker, options=options)
+        ingestor = ray_ingestor(settings.index, chunker, options=options, backend=backend)
         cluster = ray_cluster(options)
     else:
         from index.embedder import Embedder
 
         with err.status("loading the embedding model...", spinner="dots"):
             embedder = Embedder(threads=settings.embed_threads)
-        ingestor = Ingestor(embedder, settings.index, chunker)
+        ingestor = Ingestor(embedder, settings.index, chunker, backend=backend)
     bar = Progress(
         TextColumn("[bold]ingest[/]"),
         BarColumn(),
@@ -213,9 +205,8 @@ def serve(
     import uvicorn
 
     from index.store import Index, IndexMissing, IndexUnavailable
+    from index.vector_store import BackendConfig
     from server.app import create_app
-    from server.protection.settings import ProtectionSettings
-    from slackbot import SlackSettings
 
     settings = _settings(index)
     if host:
@@ -223,7 +214,8 @@ def serve(
     if port:
         settings.port = port
     try:
-        Index.open(settings.index).close()  # fail before the slow model load
+        # Fail before the slow model load.
+        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexMissing as exc:
         raise _fail(str(exc)) from None
     except IndexUnavailable as exc:
@@ -232,16 +224,8 @@ def serve(
         err.print(f"[bold red]error:[/] {exc}")
     _setup_logging(settings.log_level)
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
-    try:
-        protection = ProtectionSettings()
-    except ValidationError as exc:
-        raise _config_error(exc) from None
-    try:
-        slack = SlackSettings()
-    except ValidationError as exc:
-        raise _config_error(exc, prefix="") from None
-    err.print(protection.describe(), highlight=False)
-    err.print(slack.describe(), highlight=False)
+    err.print(settings.protection.describe(), highlight=False)
+    err.print(settings.slack.describe(), highlight=False)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -250,14 +234,22 @@ def serve(
     )
 
 
-def _load_qa(settings: Settings) -> QAService:
-    from answer.qa import QAService
-    from index.store import IndexUnavailable
+def _service(settings: Settings) -> AnswerService:
+    """The answer service over the index, as the server builds it."""
+    from answer.answering import AnswerService
+    from index.store import Index, IndexUnavailable
+    from index.vector_store import BackendConfig
 
     try:
-        return QAService.load(settings.index, top_k=settings.top_k)
+        # Fail before the slow model load.
+        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexUnavailable as exc:
         raise _fail(str(exc)) from None
+    service = AnswerService.from_settings(settings)
+    if service.index_error is not None:
+        service.close()
+        raise _fail(service.index_error)
+    return service
 
 
 @app.command()
@@ -272,14 +264,13 @@ def ask(
     CITELINE_LLM_BASE_URL is set, as the HTTP API does)."""
     if not question.strip():
         raise _fail("the question is empty")
-    settings = _settings(index)
-    qa = _load_qa(settings)
-    if settings.llm_base_url:
-        answer = asyncio.run(_llm_answer(settings, qa, question.strip(), top_k, _mode(mode)))
-        if answer.fallback_reason:
-            err.print(f"[yellow]extractive answer:[/] {answer.fallback_reason}", highlight=False)
-    else:
-        answer = qa.ask(question.strip(), top_k, _mode(mode))
+    service = _service(_settings(index))
+    try:
+        answer = service.ask_sync(question.strip(), top_k, _mode(mode))
+    finally:
+        service.close()
+    if answer.fallback_reason:
+        err.print(f"[yellow]extractive answer:[/] {answer.fallback_reason}", highlight=False)
     if as_json:
         out.print_json(json.dumps(asdict(answer)))
         return
@@ -290,18 +281,6 @@ def ask(
             highlight=False,
             soft_wrap=True,
         )
-
-
-async def _llm_answer(
-    settings: Settings, qa: QAService, question: str, top_k: int | None, mode: Mode | None
-) -> Answer:
-    from answer.answering import AnswerService
-
-    answers = AnswerService.from_settings(settings, qa.embedder)
-    try:
-        return await answers.ask(qa, question, top_k, mode)
-    finally:
-        await answers.aclose()
 
 
 @app.command()
@@ -315,8 +294,11 @@ def search(
     """List the passages most similar to a query."""
     if not query.strip():
         raise _fail("the query is empty")
-    qa = _load_qa(_settings(index))
-    hits = qa.search(query.strip(), top_k, None, _mode(mode))
+    service = _service(_settings(index))
+    try:
+        hits = service.search(query.strip(), top_k, None, _mode(mode))
+    finally:
+        service.close()
     if as_json:
         out.print_json(json.dumps([{**asdict(h.passage), "score": h.score} for h in hits]))
         return

@@ -54,20 +54,25 @@ def retrieval(
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 (document level) and latency per retrieval mode."""
     from citeline.evaluation.beir import BeirError, evaluate, load_beir, prepared_index
+    from citeline.settings import SettingsError, load_settings
     from index.embedder import Embedder
     from index.retrieval import MODES, FusionSettings
     from index.store import Index, IndexUnavailable
     from ingest.chunker import ChunkerSettings
-    from server.settings import Settings
 
     try:
         data = load_beir(folder, split)
     except (BeirError, OSError) as exc:
         raise _fail(str(exc)) from None
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
     fusion = FusionSettings(
-        dense_weight=settings.fusion_dense_weight if dense_weight is None else dense_weight,
-        candidates=settings.fusion_candidates,
+        dense_weight=settings.retrieval.fusion_dense_weight
+        if dense_weight is None
+        else dense_weight,
+        candidates=settings.retrieval.fusion_candidates,
     )
     modes = list(MODES) if mode == "all" else [mode]
     with err.status("loading the embedding model...", spinner="dots"):
@@ -154,24 +159,35 @@ def qa(
     as_json: JsonOpt = False,
 ) -> None:
     """Answers whose cited quotes contain a gold answer, citation accuracy, abstention."""
-    from answer.qa import QAService
+    from answer.answering import AnswerService
     from citeline.evaluation.qa import QaSetError, evaluate_qa, load_qa_set
-    from index.store import IndexUnavailable
-    from server.settings import Settings
+    from citeline.settings import SettingsError, load_settings
+    from index.store import Index, IndexUnavailable
+    from index.vector_store import BackendConfig
 
     try:
         items = load_qa_set(file)
     except (QaSetError, OSError) as exc:
         raise _fail(str(exc)) from None
-    settings = Settings()
     try:
-        with err.status("loading the index and the model...", spinner="dots"):
-            service = QAService.load(index, top_k=settings.top_k, mode=mode)
+        settings = load_settings(index=index)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        Index.open(index, BackendConfig.from_settings(settings.backend)).close()
     except IndexUnavailable as exc:
         raise _fail(str(exc)) from None
-    with err.status(f"asking {len(items)} questions...", spinner="dots"):
-        report = evaluate_qa(service, items, top_k)
-    service.index.close()
+    # The answer path users get: the LLM when CITELINE_LLM_BASE_URL is set.
+    with err.status("loading the index and the model...", spinner="dots"):
+        service = AnswerService.from_settings(settings, mode=mode)
+    if service.index_error is not None:
+        service.close()
+        raise _fail(service.index_error)
+    try:
+        with err.status(f"asking {len(items)} questions...", spinner="dots"):
+            report = evaluate_qa(service, items, top_k)
+    finally:
+        service.close()
     if as_json:
         out.print_json(json.dumps({"file": str(file), "mode": service.mode, **report.as_dict()}))
         return

@@ -49,21 +49,19 @@ def migrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines")] = False,
 ) -> None:
     """Copy the index's vectors to another backend, without re-embedding, and switch to it."""
-    from pydantic import ValidationError
-
+    from citeline.settings import SettingsError, load_settings
     from index.store import Index, IndexUnavailable, IndexWriter
     from index.vector_store import BACKENDS, BackendConfig
-    from server.settings import Settings
 
     if to not in BACKENDS:
         raise _fail(f"--to must be one of {', '.join(BACKENDS)}, not {to!r}")
     target: Literal["faiss", "qdrant"] = "qdrant" if to == "qdrant" else "faiss"
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise _fail(f"invalid configuration: {exc.errors()[0]['msg']}") from None
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
     root = index or settings.index
-    config = BackendConfig.from_settings(settings)
+    config = BackendConfig.from_settings(settings.backend)
     if qdrant_url or qdrant_path:
         config = BackendConfig(
             kind=config.kind,

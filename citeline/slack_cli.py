@@ -36,18 +36,15 @@ def slack(
 
     Needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; with a public URL use `citeline serve` instead.
     """
-    from pydantic import ValidationError
+    from citeline.settings import SettingsError, load_settings
 
-    from server.settings import Settings
-    from slackbot.settings import SlackSettings
-
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
     if index is not None:
         settings.index = index
-    try:
-        slack_settings = SlackSettings()
-    except ValidationError as exc:
-        raise _fail(f"Slack settings: {exc.errors()[0]['msg']}") from None
+    slack_settings = settings.slack
     missing = [
         name
         for name, value in (
@@ -69,13 +66,14 @@ def slack(
 
     from slack_sdk.errors import SlackApiError
 
-    from answer.qa import QAService
-    from index.embedder import Embedder
+    from answer.answering import AnswerService
     from index.store import Index, IndexUnavailable
+    from index.vector_store import BackendConfig
     from slackbot.socket import socket_mode_handler
 
     try:
-        Index.open(settings.index).close()  # fail before the slow model load
+        # Fail before the slow model load.
+        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexUnavailable as exc:
         raise _fail(str(exc)) from None
     logging.basicConfig(
@@ -84,16 +82,18 @@ def slack(
         format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
     )
     with err.status("loading the embedding model...", spinner="dots"):
-        qa = QAService.load(
-            settings.index, embedder=Embedder(threads=settings.embed_threads), top_k=settings.top_k
-        )
+        service = AnswerService.from_settings(settings)
+    if service.index_error is not None:
+        service.close()
+        raise _fail(service.index_error)
+    err.print(service.describe(), highlight=False)
     handler = socket_mode_handler(
-        slack_settings, lambda: qa, max_question_chars=settings.max_question_chars
+        slack_settings, lambda: service, max_question_chars=settings.max_question_chars
     )
     try:
         handler.connect()
     except SlackApiError as exc:
-        qa.index.close()
+        service.close()
         raise _fail(f"Slack refused the connection: {exc.response.get('error')}") from None
     err.print(
         f"Slack: Socket Mode on (index {settings.index}); answering mentions, DMs and /ask. "
@@ -108,4 +108,4 @@ def slack(
         pass
     finally:
         handler.close()
-        qa.index.close()
+        service.close()

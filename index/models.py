@@ -50,6 +50,10 @@ class Passage:
     date: str | None = None
 
 
+# Article fields a search may filter on (SQLite columns; Qdrant payload keys).
+DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
+
+
 @dataclass(frozen=True)
 class SearchHit:
     passage: Passage

@@ -33,7 +33,7 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from index.store import DOCUMENT_FIELDS
+from index.models import DOCUMENT_FIELDS
 from index.vector_store import QDRANT_MARKER, BackendConfig, FilterSource
 
 log = logging.getLogger("citeline.qdrant")

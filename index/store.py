@@ -45,7 +45,7 @@ import numpy as np
 from index import vectors as vecs
 from index.bm25 import Bm25Index, TermCounter
 from index.faiss_store import FaissReader, FaissUnreadable, FaissWriter
-from index.models import Article, Chunk, Passage, SearchHit
+from index.models import DOCUMENT_FIELDS, Article, Chunk, Passage, SearchHit
 from index.normalize import ANALYZER_VERSION
 from index.vector_store import (
     QDRANT_MARKER,
@@ -53,7 +53,6 @@ from index.vector_store import (
     VectorReader,
     VectorWriter,
     backend_of,
-    configured,
 )
 
 # 2: adds the keyword index (bm25/) and the choice of vector structure.
@@ -65,7 +64,6 @@ BM25_DIR = "bm25"
 KEEP_GENERATIONS = 2
 
 # Fields of an article that filters may name besides metadata keys.
-DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
 # Vectors copied from one generation (or backend) to the next per round trip.
 COPY_BATCH = 1024
 
@@ -208,7 +206,7 @@ def _open_reader(
     collection = str(recorded.get("collection"))
     written_to = recorded.get("url") or recorded.get("path")
     try:
-        config = backend if backend is not None else configured()
+        config = backend if backend is not None else BackendConfig()
         location = reading_location(recorded, config)
         return QdrantReader(location, collection, manifest.dimension)
     except (QdrantUnavailable, ValueError) as exc:
@@ -228,7 +226,7 @@ class Index:
     """
 
     def __init__(self, root: Path, generation: Path, backend: BackendConfig | None = None) -> None:
-        """``backend``: where to look for Qdrant (default: the CITELINE_* settings)."""
+        """``backend``: where to look for Qdrant (default: where the manifest says)."""
         self.root = root
         self.generation = generation
         self.manifest = Manifest.load(generation / MANIFEST)
@@ -468,7 +466,7 @@ class IndexWriter:
         vector_settings: vecs.VectorSettings | None = None,
         backend: BackendConfig | None = None,
     ) -> None:
-        """``backend``: where to write vectors (default: the CITELINE_* settings). A
+        """``backend``: where to write vectors (default: FAISS in the folder). A
         live generation in another backend is copied over, never re-embedded."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -484,11 +482,7 @@ class IndexWriter:
         self.dimension = dimension
         self.chunker = dict(chunker)
         self.vector_settings = vector_settings or vecs.VectorSettings()
-        try:
-            self.backend = backend if backend is not None else configured()
-        except ValueError as exc:
-            self._lock_file.close()
-            raise IndexUnavailable(str(exc)) from exc
+        self.backend = backend if backend is not None else BackendConfig()
         self.stats = WriteStats()
         # Set when the live generation lacks parts this version writes (an older
         # format or keyword analyzer): the caller must commit even without changes.

@@ -9,9 +9,10 @@ in the index directory (index/store.py). Only the vectors have a backend:
   in qdrant-client's in-process local mode (index/qdrant_store.py), for corpora
   whose vectors do not fit one machine's memory.
 
-Writers use the configured backend (``CITELINE_INDEX_BACKEND`` and friends);
-readers use what the generation's manifest records, so a server reads whatever
-ingest wrote.
+Writers use the backend they are given (the entry point turns the
+``CITELINE_INDEX_BACKEND`` settings into a ``BackendConfig``; the default is
+FAISS); readers use what the generation's manifest records, so a server reads
+whatever ingest wrote. This package never reads the environment itself.
 """
 
 from __future__ import annotations
@@ -56,24 +57,6 @@ class BackendConfig:
             replication_factor=settings.qdrant_replication_factor,
             shards=settings.qdrant_shards,
         )
-
-
-def configured() -> BackendConfig:
-    """The backend named by the ``CITELINE_*`` settings (environment, .env)."""
-    # Imported here: the index package must not need the server to be importable,
-    # but both must read the same variables the same way.
-    from pydantic import ValidationError
-
-    from server.settings import IndexBackendSettings
-
-    try:
-        return BackendConfig.from_settings(IndexBackendSettings())
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"CITELINE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ValueError(f"invalid configuration: {problems}") from None
 
 
 class FilterSource(Protocol):

@@ -28,6 +28,7 @@ import numpy as np
 
 from index.models import Article, Chunk, Failure
 from index.store import IndexWriter
+from index.vector_store import BackendConfig
 from ingest.chunker import Chunker, ChunkerSettings
 from ingest.readers import DEFAULT_MAX_BYTES, discover, read_file
 
@@ -203,8 +204,11 @@ class Ingestor:
         *,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         stages: Stages | None = None,
+        backend: BackendConfig | None = None,
     ) -> None:
+        """``backend``: where the vectors go (default FAISS files in the index folder)."""
         self.model = ModelInfo(embedder.name, embedder.dimension)
+        self.backend = backend
         self.index_dir = Path(index_dir)
         self.chunker_settings = chunker_settings or ChunkerSettings()
         Chunker(self.chunker_settings)  # reject bad settings before any work
@@ -230,6 +234,7 @@ class Ingestor:
             embedder=self.model.name,
             dimension=self.model.dimension,
             chunker=self.chunker_settings.as_dict(),
+            backend=self.backend,
         ) as writer:
             stored = writer.document_index()
             hashes = {doc_id: digest for doc_id, (digest, _) in stored.items()}

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.models import Failure
+from index.vector_store import BackendConfig
 from ingest.chunker import Chunker, ChunkerSettings
 from ingest.pipeline import (
     Ingestor,
@@ -348,6 +349,7 @@ def ray_ingestor(
     *,
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     options: RayOptions | None = None,
+    backend: BackendConfig | None = None,
 ) -> Ingestor:
     """An Ingestor whose stages run on Ray; call its ``run`` inside ``ray_cluster``."""
     model = bundled_model_info()
@@ -357,4 +359,5 @@ def ray_ingestor(
         chunker_settings,
         max_file_bytes=max_file_bytes,
         stages=RayStages(model, options),
+        backend=backend,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,23 +11,21 @@ import faiss
 from fastapi import FastAPI
 
 from answer.answering import AnswerService
-from answer.qa import QAService
+from answer.searcher import Searcher
+from citeline.settings import Settings, load_settings
 from index.embedder import Embedder
-from index.retrieval import FusionSettings
-from index.store import IndexUnavailable
 from server import errors, protection
 from server.metrics import metrics_of
 from server.routes import answers as answer_routes
 from server.routes import health, openai_compat, page, retrieval
-from server.settings import Settings
 from slackbot import install_slack
 
 log = logging.getLogger("citeline.server")
 
 
-def create_app(settings: Settings | None = None, qa: QAService | None = None) -> FastAPI:
-    """``qa`` lets a caller that already loaded the model and index hand them over."""
-    settings = settings or Settings()
+def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
+    """``searcher`` lets a caller that already loaded the model and index hand them over."""
+    settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,39 +33,30 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
         # costs more than the scan itself (0.2 ms with one thread vs 8 ms with two on
         # a busy 2-core box), and concurrent requests already use the cores.
         faiss.omp_set_num_threads(1)
-        embedder = qa.embedder if qa else Embedder(threads=settings.server_embed_threads)
+        embedder = (
+            searcher.embedder if searcher else Embedder(threads=settings.server_embed_threads)
+        )
         app.state.embedder = embedder
-        service: QAService | None = qa
-        app.state.index_error = None
-        if service is None:
-            try:
-                service = QAService.load(
-                    settings.index,
-                    embedder=embedder,
-                    top_k=settings.top_k,
-                    mode=settings.retrieval_mode,
-                    fusion=FusionSettings(
-                        dense_weight=settings.fusion_dense_weight,
-                        candidates=settings.fusion_candidates,
-                    ),
-                )
-            except IndexUnavailable as exc:
-                # Stay up and unready instead of exiting into a restart loop: a
-                # repaired index is picked up by POST /v1/admin/reload or the watcher.
-                app.state.index_error = str(exc)
-                log.error("index not loaded: %s", exc)
-        app.state.qa = service
-        # The suspended lifespan must not pin this generation after a reload.
-        del service
-        answers = AnswerService.from_settings(settings, embedder, metrics_of(app))
+        answers = AnswerService.from_settings(
+            settings, embedder=embedder, searcher=searcher, timings=metrics_of(app)
+        )
+        if answers.index_error is not None:
+            # Stay up and unready instead of exiting into a restart loop: a
+            # repaired index is picked up by POST /v1/admin/reload or the watcher.
+            log.error("index not loaded: %s", answers.index_error)
+        # Slack's worker threads hand their questions to this loop.
+        answers.bind_loop(asyncio.get_running_loop())
         app.state.answers = answers
-        log.warning(answers.describe())
+        del answers  # the suspended lifespan must not pin a generation after a reload
+        log.warning(app.state.answers.describe())
         try:
             yield
         finally:
+            answers = app.state.answers
+            answers.bind_loop(None)
             await answers.aclose()
-            if qa is None and app.state.qa is not None:
-                app.state.qa.index.close()
+            if searcher is None and answers.searcher is not None:
+                answers.searcher.index.close()
 
     app = FastAPI(
         title="Citeline",
@@ -75,6 +65,7 @@ def create_app(settings: Settings | None = None, qa: QAService | None = None) ->
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.answers = None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(retrieval.router)

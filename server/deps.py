@@ -7,16 +7,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from answer.answering import AnswerService
-from answer.qa import QAService
-from server.settings import Settings
-
-
-def get_qa(request: Request) -> QAService:
-    qa: QAService | None = request.app.state.qa
-    if qa is None:
-        error = getattr(request.app.state, "index_error", None) or "no index loaded"
-        raise HTTPException(503, f"the index is not loaded: {error}")
-    return qa
+from answer.searcher import Searcher
+from citeline.settings import Settings
 
 
 def get_answers(request: Request) -> AnswerService:
@@ -24,11 +16,21 @@ def get_answers(request: Request) -> AnswerService:
     return answers
 
 
+def get_searcher(request: Request) -> Searcher:
+    """The index generation served now; 503 while none is loaded."""
+    answers: AnswerService | None = getattr(request.app.state, "answers", None)
+    searcher = answers.searcher if answers is not None else None
+    if searcher is None:
+        error = (answers.index_error if answers is not None else None) or "no index loaded"
+        raise HTTPException(503, f"the index is not loaded: {error}")
+    return searcher
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-QA = Annotated[QAService, Depends(get_qa)]
 AnswerSvc = Annotated[AnswerService, Depends(get_answers)]
+Served = Annotated[Searcher, Depends(get_searcher)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -166,15 +166,16 @@ class IndexCollector(Collector):
         self._state = state
 
     def collect(self) -> Iterable[Metric]:
-        qa = getattr(self._state, "qa", None)
+        answers = getattr(self._state, "answers", None)
+        searcher = getattr(answers, "searcher", None)
         ready = GaugeMetricFamily(
             "citeline_index_ready", "1 when an index is loaded and served, else 0"
         )
-        ready.add_metric([], 1.0 if qa is not None else 0.0)
+        ready.add_metric([], 1.0 if searcher is not None else 0.0)
         yield ready
-        if qa is None:
+        if searcher is None:
             return
-        index = qa.index
+        index = searcher.index
         docs = GaugeMetricFamily("citeline_index_documents", "Documents in the served index")
         docs.add_metric([], float(index.document_count))
         chunks = GaugeMetricFamily("citeline_index_passages", "Passages in the served index")

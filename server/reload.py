@@ -3,33 +3,33 @@
 ``citeline ingest`` writes a complete new generation and replaces the index's
 CURRENT file atomically (index/store.py). The server notices (a watcher polling
 CURRENT, or ``POST /v1/admin/reload``), opens the new generation, builds a new
-QAService sharing the loaded embedder, runs one query through it, and only then
-replaces ``app.state.qa`` in one assignment. A request that already took the old
-service finishes on it; the old index is not closed explicitly (that would break
+Searcher with the answer service's model and retrieval settings, runs one query
+through it, and only then replaces the service's ``searcher`` in one assignment.
+A request that already took the old one finishes on it; the old index is not
+closed explicitly (that would break
 those requests): its SQLite connection and vectors are freed when the last
 request holding it ends. During a reload both indexes are in memory.
 
 The same path recovers a server that started with an unreadable index
-(``app.state.qa`` None, ``app.state.index_error`` set): the watcher retries
+(the service's ``searcher`` None, its ``index_error`` set): the watcher retries
 when CURRENT changes and every ``RECOVERY_RETRY`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from answer.qa import QAService
-from index.store import CURRENT, Index, IndexUnavailable
+from answer.answering import AnswerService
+from answer.searcher import Searcher
+from index.store import CURRENT, IndexUnavailable
 from server.metrics import Metrics
 from server.schemas import ErrorResponse
 
@@ -65,7 +65,6 @@ class Reloader:
         # A generation that failed to load is not retried until CURRENT changes.
         self._failed_pointer: str | None = None
         self._last_attempt = 0.0
-        self._embedder: Any = None
         # Loading runs in its own worker thread: it must not wait behind a
         # threadpool full of requests, nor take their places.
         self._limiter = anyio.CapacityLimiter(1)
@@ -73,13 +72,22 @@ class Reloader:
     # -- where the index is ---------------------------------------------------
 
     @property
-    def served(self) -> QAService | None:
-        return getattr(self.app.state, "qa", None)
+    def answers(self) -> AnswerService:
+        answers: AnswerService = self.app.state.answers
+        return answers
+
+    @property
+    def served(self) -> Searcher | None:
+        answers = getattr(self.app.state, "answers", None)
+        return answers.searcher if answers is not None else None
 
     def root(self) -> Path:
         served = self.served
         if served is not None:
             return Path(served.index.root)
+        answers = getattr(self.app.state, "answers", None)
+        if answers is not None:
+            return Path(answers.index_dir)
         return Path(self.app.state.settings.index)
 
     def pointer(self) -> str | None:
@@ -116,13 +124,13 @@ class Reloader:
                 return _result(old, reloaded=False, previous=None, seconds=0.0)
             started = time.perf_counter()
             try:
-                new = self._build(old)
+                new = self._build()
             except Exception as exc:  # any failure must leave the served index alone
                 self._failed_pointer = pointer
                 self.metrics.reloads.labels(trigger=trigger, outcome="failed").inc()
                 message = str(exc) if isinstance(exc, IndexUnavailable) else repr(exc)
                 if old is None:
-                    self.app.state.index_error = message
+                    self.answers.index_error = message
                 log.error(
                     "index reload failed: %s; %s",
                     message,
@@ -131,8 +139,9 @@ class Reloader:
                 raise ReloadFailed(message, serving=old is not None) from exc
             seconds = time.perf_counter() - started
             # The swap: one assignment; requests holding ``old`` finish on it.
-            self.app.state.qa = new
-            self.app.state.index_error = None
+            answers = self.answers
+            answers.searcher = new
+            answers.index_error = None
             self._failed_pointer = None
             self.metrics.reloads.labels(trigger=trigger, outcome="swapped").inc()
             previous = old.index.generation.name if old else None
@@ -146,28 +155,10 @@ class Reloader:
             )
             return _result(new, reloaded=True, previous=previous, seconds=seconds)
 
-    def _build(self, old: QAService | None) -> QAService:
-        if old is None:
-            # Fail fast on a still-broken index before loading a model for it.
-            Index.open(self.root()).close()
-            new = QAService.load(
-                self.root(),
-                embedder=self._shared_embedder(),
-                top_k=self.app.state.settings.top_k,
-            )
-        else:
-            index = Index.open(old.index.root)
-            try:
-                if index.manifest.embedder != old.embedder.name:
-                    raise IndexUnavailable(
-                        f"{index.generation} was built with {index.manifest.embedder}, but the "
-                        f"server runs {old.embedder.name}; restart the server to switch models"
-                    )
-                # Same embedder, answerer and retrieval settings; only the index is new.
-                new = dataclasses.replace(old, index=index)
-            except BaseException:
-                index.close()
-                raise
+    def _build(self) -> Searcher:
+        # The service's model, retrieval mode, fusion and backend; only the index is new
+        # (a generation built with another model is refused: restart to switch models).
+        new = self.answers.open_searcher(self.root())
         try:
             # Catches a generation that opens but cannot search before anyone sees it.
             new.search(WARM_UP_QUERY, 1)
@@ -175,16 +166,6 @@ class Reloader:
             new.index.close()
             raise
         return new
-
-    def _shared_embedder(self) -> Any:
-        """The model already in memory if any (loading one takes seconds)."""
-        if self._embedder is None:
-            self._embedder = getattr(self.app.state, "embedder", None)
-        if self._embedder is None:
-            from index.embedder import Embedder
-
-            self._embedder = Embedder(threads=self.app.state.settings.server_embed_threads)
-        return self._embedder
 
     async def reload_async(self, *, trigger: str) -> ReloadResult:
         return await anyio.to_thread.run_sync(
@@ -207,13 +188,15 @@ class Reloader:
                 log.exception("index watcher error; it keeps watching")
 
 
-def _result(qa: QAService, *, reloaded: bool, previous: str | None, seconds: float) -> ReloadResult:
+def _result(
+    served: Searcher, *, reloaded: bool, previous: str | None, seconds: float
+) -> ReloadResult:
     return ReloadResult(
         reloaded=reloaded,
-        generation=qa.index.generation.name,
+        generation=served.index.generation.name,
         previous=previous,
-        documents=qa.index.document_count,
-        chunks=qa.index.chunk_count,
+        documents=served.index.document_count,
+        chunks=served.index.chunk_count,
         seconds=round(seconds, 3),
     )
 

@@ -4,7 +4,7 @@
 runs Socket Mode. slack_bolt is imported only when Slack is configured.
 """
 
+from citeline.settings import SlackSettings
 from slackbot.http import install_slack
-from slackbot.settings import SlackSettings
 
 __all__ = ["SlackSettings", "install_slack"]

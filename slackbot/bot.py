@@ -34,10 +34,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from answer.condense import CondenseFn, Turn, condense_question
-from answer.qa import QAService
+from answer.answering import AnswerService
+from answer.condense import Turn
+from citeline.settings import SlackSettings
 from slackbot import blocks
-from slackbot.settings import SlackSettings
 
 log = logging.getLogger("citeline.slack")
 bolt_log = logging.getLogger("citeline.slack.bolt")
@@ -52,7 +52,8 @@ class _NoTokenSkippedWarning(logging.Filter):
 
 bolt_log.addFilter(_NoTokenSkippedWarning())
 
-QAGetter = Callable[[], QAService]
+# The answer service, looked up per question (the server builds it in its lifespan).
+ServiceGetter = Callable[[], AnswerService]
 
 # Turns of a thread given to the condenser, and messages read to find them.
 MAX_TURNS = 12
@@ -181,13 +182,11 @@ class SlackBot:
     def __init__(
         self,
         settings: SlackSettings,
-        qa_getter: QAGetter,
+        service: ServiceGetter,
         max_question_chars: int,
-        condense: CondenseFn = condense_question,
     ) -> None:
-        self.condense = condense
         self.settings = settings
-        self.qa_getter = qa_getter
+        self.service = service
         self.max_question_chars = max_question_chars
         self.seen = _Seen()
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="citeline-slack-answer")
@@ -223,11 +222,18 @@ class SlackBot:
         asked: str | None = None,
         asker: str | None = None,
     ) -> tuple[str, list[blocks.Block]]:
-        standalone = self.condense(question, history)[: self.max_question_chars]
-        result = self.qa_getter().ask(standalone)
+        # The same path as /v1/chat: the thread condensed (by the LLM when one is
+        # configured), then the LLM's answer or the extractive one.
+        service = self.service()
+        standalone = service.condense_sync(question, history)[: self.max_question_chars]
+        result = service.ask_sync(standalone)
         log.info(
             "slack answer",
-            extra={"condensed": standalone != question, "abstained": result.abstained},
+            extra={
+                "condensed": standalone != question,
+                "abstained": result.abstained,
+                "answerer": result.answerer,
+            },
         )
         return blocks.answer_message(
             result,
@@ -364,16 +370,13 @@ class SlackBot:
 
 def build_app(
     settings: SlackSettings,
-    qa_getter: QAGetter,
+    service: ServiceGetter,
     *,
     max_question_chars: int = 2000,
     socket_mode: bool = False,
-    condense: CondenseFn = condense_question,
 ) -> App:
     """The bolt App with Citeline's listeners. No network call happens here:
-    bolt calls auth.test on the first event (token_verification_enabled=False).
-    ``condense`` turns a thread follow-up into a standalone question (an LLM
-    condenser can replace the heuristic here)."""
+    bolt calls auth.test on the first event (token_verification_enabled=False)."""
     if not settings.bot_token:
         raise ValueError("SLACK_BOT_TOKEN is not set")
     if not socket_mode and not settings.signing_secret:
@@ -394,5 +397,5 @@ def build_app(
         logger=bolt_log,
         name="citeline",
     )
-    SlackBot(settings, qa_getter, max_question_chars, condense).register(app)
+    SlackBot(settings, service, max_question_chars).register(app)
     return app

@@ -20,12 +20,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from slackbot.settings import SlackSettings
+from citeline.settings import SlackSettings
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from slackbot.bot import QAGetter
+    from slackbot.bot import ServiceGetter
 
 log = logging.getLogger("citeline.slack")
 
@@ -45,19 +45,22 @@ async def _read_capped(request: Request) -> bytes | None:
 
 def install_slack(
     app: FastAPI,
-    qa_getter: QAGetter | None = None,
+    service: ServiceGetter | None = None,
     settings: SlackSettings | None = None,
 ) -> App | None:
     """Mount ``POST /slack/events`` when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set.
 
     Without them this only logs that Slack is off and adds no route. Calling it
-    twice on one app is harmless. ``qa_getter`` defaults to the lifespan's
-    ``app.state.qa``, looked up per question.
+    twice on one app is harmless. ``service`` defaults to the lifespan's
+    ``app.state.answers``, looked up per question. ``settings`` defaults to the
+    app's ``settings.slack``.
     """
     existing: App | None = getattr(app.state, "slack", None)
     if existing is not None:
         return existing
-    settings = settings or SlackSettings()
+    if settings is None:
+        configured = getattr(app.state, "settings", None)
+        settings = configured.slack if configured is not None else SlackSettings()
     log.info(settings.describe())
     if not settings.http_mode:
         return None
@@ -70,7 +73,7 @@ def install_slack(
     server_settings = getattr(app.state, "settings", None)
     bolt = build_app(
         settings,
-        qa_getter or (lambda: app.state.qa),
+        service or (lambda: app.state.answers),
         max_question_chars=getattr(server_settings, "max_question_chars", 2000),
     )
     app.state.slack = bolt

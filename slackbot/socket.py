@@ -11,17 +11,17 @@ import logging
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from slackbot.bot import QAGetter, build_app
-from slackbot.settings import SlackSettings
+from citeline.settings import SlackSettings
+from slackbot.bot import ServiceGetter, build_app
 
 log = logging.getLogger("citeline.slack")
 
 
 def socket_mode_handler(
-    settings: SlackSettings, qa_getter: QAGetter, *, max_question_chars: int = 2000
+    settings: SlackSettings, service: ServiceGetter, *, max_question_chars: int = 2000
 ) -> SocketModeHandler:
     """A handler ready to ``connect()`` (returns) or ``start()`` (blocks)."""
     if not settings.socket_mode or settings.app_token is None:
         raise ValueError("Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN")
-    app = build_app(settings, qa_getter, max_question_chars=max_question_chars, socket_mode=True)
+    app = build_app(settings, service, max_question_chars=max_question_chars, socket_mode=True)
     return SocketModeHandler(app, app_token=settings.app_token.get_secret_value())

@@ -14,7 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from answer.answering import AnswerService
+from answer.searcher import Searcher
+from citeline.settings import BackendSettings, LLMSettings, Settings
 from index.embedder import Embedder
+from index.vector_store import BackendConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -33,9 +37,11 @@ def backend(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
-) -> str:
+) -> BackendConfig:
     """Runs a test once per vector backend, chosen through the same ``CITELINE_*``
-    variables a deployment sets (per test, so they never leak into the next one).
+    variables a deployment sets (per test, so they never leak into the next one):
+    commands a test starts read them; in-process writers get the returned config,
+    read from those variables as the entry points read it.
     Qdrant runs in qdrant-client's local mode (the real client and its in-process
     engine): no Qdrant server can run on these machines."""
     monkeypatch.setenv("CITELINE_INDEX_BACKEND", request.param)
@@ -44,7 +50,14 @@ def backend(
         monkeypatch.setenv("CITELINE_QDRANT_PATH", str(tmp_path_factory.mktemp("qdrant")))
     else:
         monkeypatch.delenv("CITELINE_QDRANT_PATH", raising=False)
-    return str(request.param)
+    return BackendConfig.from_settings(BackendSettings())
+
+
+def answer_service(searcher: Searcher) -> AnswerService:
+    """The answer service the server builds, over an index already open, answering
+    extractively (no LLM in these settings). Close it after use."""
+    settings = Settings(_env_file=None, llm=LLMSettings(_env_file=None, base_url=None))
+    return AnswerService.from_settings(settings, searcher=searcher)
 
 
 @pytest.fixture(scope="session")

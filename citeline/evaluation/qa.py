@@ -79,7 +79,7 @@ def load_qa_set(path: Path) -> list[QaItem]:
 
 
 class Asker(Protocol):
-    def ask(self, question: str, top_k: int | None = None) -> Answer: ...
+    def ask_sync(self, question: str, top_k: int | None = None) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def evaluate_qa(asker: Asker, items: list[QaItem], top_k: int | None = None) -> 
     latencies: list[float] = []
     for item in items:
         started = time.perf_counter()
-        answer = asker.ask(item.question, top_k)
+        answer = asker.ask_sync(item.question, top_k)
         latencies.append((time.perf_counter() - started) * 1000)
         abstained.append(answer.abstained)
         if item.answers:

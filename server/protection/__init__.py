@@ -1,4 +1,5 @@
-"""Keys, limits, metrics, request ids, JSON logs and live index reload, in one call.
+"""Keys, limits, request ids and JSON logs, plus the server's metrics and live index
+reload (server/metrics.py, server/reload.py), in one call.
 
 ``install(app)`` must be the last thing ``create_app`` does before returning the
 app, after every router, ``install_slack`` and any other middleware: middleware
@@ -22,13 +23,13 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from citeline.settings import ProtectionSettings
 from server.metrics import IndexCollector, Metrics, MetricsMiddleware
 from server.metrics import router as metrics_router
 from server.protection import logs, openapi
 from server.protection.auth import AccessMiddleware
 from server.protection.limits import BodyLimitMiddleware
 from server.protection.requestid import RequestContextMiddleware
-from server.protection.settings import ProtectionSettings
 from server.reload import Reloader
 from server.reload import router as reload_router
 
@@ -43,7 +44,9 @@ def install(app: FastAPI, settings: ProtectionSettings | None = None) -> Protect
     existing: ProtectionSettings | None = getattr(app.state, "protection", None)
     if existing is not None:
         return existing
-    settings = settings or ProtectionSettings()
+    if settings is None:
+        configured = getattr(app.state, "settings", None)
+        settings = configured.protection if configured is not None else ProtectionSettings()
     app.state.protection = settings
 
     logs.configure(settings.log_json)

@@ -22,9 +22,9 @@ import logging
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from citeline.settings import ProtectionSettings
 from server.metrics import Metrics
 from server.protection.ratelimit import TokenBucketLimiter, retry_after_header
-from server.protection.settings import ProtectionSettings
 
 log = logging.getLogger("citeline.protection")
 

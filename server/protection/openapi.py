@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from citeline.settings import ProtectionSettings
 from server.protection.auth import open_without_key
-from server.protection.settings import ProtectionSettings
 
 SCHEME = "apiKey"
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}

@@ -23,7 +23,7 @@ from sse_starlette import EventSourceResponse
 
 from answer.answers import Answer
 from answer.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
-from server.deps import QA, AnswerSvc, AppSettings
+from server.deps import AnswerSvc, AppSettings, Served
 from server.schemas import (
     AskRequest,
     AskResponse,
@@ -83,13 +83,13 @@ async def sse_events(
     responses={200: STREAM_DOC},
     summary="A short answer with cited quotes (SSE when stream is true)",
 )
-async def ask(body: AskRequest, qa: QA, answers: AnswerSvc, settings: AppSettings) -> Any:
+async def ask(body: AskRequest, _: Served, answers: AnswerSvc, settings: AppSettings) -> Any:
     check_length(body.question, settings, "question")
     if body.stream:
         return EventSourceResponse(
-            sse_events(answers.stream(qa, body.question, body.top_k, mode=body.mode)), ping=15
+            sse_events(answers.stream(body.question, body.top_k, mode=body.mode)), ping=15
         )
-    return answer_body(await answers.ask(qa, body.question, body.top_k, mode=body.mode))
+    return answer_body(await answers.ask(body.question, body.top_k, mode=body.mode))
 
 
 @router.post(
@@ -98,7 +98,7 @@ async def ask(body: AskRequest, qa: QA, answers: AnswerSvc, settings: AppSetting
     responses={200: STREAM_DOC},
     summary="Answer the last message of a conversation; follow-ups are made standalone first",
 )
-async def chat(body: ChatRequest, qa: QA, answers: AnswerSvc, settings: AppSettings) -> Any:
+async def chat(body: ChatRequest, _: Served, answers: AnswerSvc, settings: AppSettings) -> Any:
     check_length(body.messages[-1].content, settings, "question")
     messages = [m.model_dump() for m in body.messages]
     question = await answers.condense(messages)
@@ -108,10 +108,8 @@ async def chat(body: ChatRequest, qa: QA, answers: AnswerSvc, settings: AppSetti
 
         async def events() -> AsyncIterator[dict[str, str]]:
             yield _sse("question", extra)
-            async for e in sse_events(
-                answers.stream(qa, question, body.top_k, mode=body.mode), extra
-            ):
+            async for e in sse_events(answers.stream(question, body.top_k, mode=body.mode), extra):
                 yield e
 
         return EventSourceResponse(events(), ping=15)
-    return {**answer_body(await answers.ask(qa, question, body.top_k, mode=body.mode)), **extra}
+    return {**answer_body(await answers.ask(question, body.top_k, mode=body.mode)), **extra}

@@ -3,7 +3,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from answer.qa import QAService
 from server.schemas import Health, NotReady, Ready
 
 router = APIRouter(tags=["health"])
@@ -21,15 +20,17 @@ async def healthz() -> Health:
     summary="The index is loaded and searchable",
 )
 async def readyz(request: Request) -> Ready | JSONResponse:
-    qa: QAService | None = request.app.state.qa
-    if qa is None:
-        error = getattr(request.app.state, "index_error", None) or "no index loaded"
+    answers = getattr(request.app.state, "answers", None)
+    searcher = answers.searcher if answers is not None else None
+    if searcher is None:
+        error = (answers.index_error if answers is not None else None) or "no index loaded"
         return JSONResponse(NotReady(error=error).model_dump(), status_code=503)
-    manifest = qa.index.manifest
+    index = searcher.index
+    manifest = index.manifest
     return Ready(
         ready=True,
-        documents=qa.index.document_count,
-        chunks=qa.index.chunk_count,
+        documents=index.document_count,
+        chunks=index.chunk_count,
         generation=manifest.generation,
         embedder=manifest.embedder,
     )

@@ -19,9 +19,8 @@ from sse_starlette import EventSourceResponse
 from answer.answering import AnswerService
 from answer.answers import Answer
 from answer.generative import ErrorEvent, FinalEvent, TokenEvent
-from answer.qa import QAService
 from index.tokens import count_tokens
-from server.deps import QA, AnswerSvc, AppSettings
+from server.deps import AnswerSvc, AppSettings, Served
 from server.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -65,7 +64,7 @@ def models() -> ModelList:
     summary="OpenAI chat completions: the answer with its sources",
 )
 async def chat_completions(
-    body: ChatCompletionRequest, qa: QA, answers: AnswerSvc, settings: AppSettings
+    body: ChatCompletionRequest, _: Served, answers: AnswerSvc, settings: AppSettings
 ) -> Any:
     # System messages from the client are not instructions to Citeline's answerer.
     messages = [
@@ -79,8 +78,8 @@ async def chat_completions(
     check_length(question, settings, "the question")
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
-        return EventSourceResponse(_stream(qa, answers, question, cid, created), ping=15)
-    answer = await answers.ask(qa, question)
+        return EventSourceResponse(_stream(answers, question, cid, created), ping=15)
+    answer = await answers.ask(question)
     content = answer.answer + sources_text(answer)
     prompt_tokens = sum(count_tokens(m["content"]) for m in messages)
     completion_tokens = count_tokens(content)
@@ -115,12 +114,12 @@ def _chunk(
 
 
 async def _stream(
-    qa: QAService, answers: AnswerService, question: str, cid: str, created: int
+    answers: AnswerService, question: str, cid: str, created: int
 ) -> AsyncIterator[dict[str, str]]:
     yield _chunk(cid, created, {"role": "assistant", "content": ""})
     final: Answer | None = None
     try:
-        async for event in answers.stream(qa, question):
+        async for event in answers.stream(question):
             if isinstance(event, TokenEvent):
                 yield _chunk(cid, created, {"content": event.text})
             elif isinstance(event, ErrorEvent):

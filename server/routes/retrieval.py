@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 
-from server.deps import QA, AppSettings
-from server.metrics import time_retrieval
+from server.deps import AnswerSvc, AppSettings, Served
 from server.schemas import (
     DocumentResponse,
     ErrorResponse,
@@ -25,11 +24,11 @@ def _check_length(text: str, settings: AppSettings, field: str) -> None:
 
 
 @router.post("/search", response_model=SearchResponse, summary="Passages most similar to a query")
-def search(body: SearchRequest, qa: QA, settings: AppSettings, request: Request) -> SearchResponse:
+def search(
+    body: SearchRequest, _: Served, answers: AnswerSvc, settings: AppSettings
+) -> SearchResponse:
     _check_length(body.query, settings, "query")
-    mode = body.mode or settings.retrieval_mode
-    with time_retrieval(request, mode):
-        hits = qa.search(body.query, body.top_k, body.filters, mode)
+    hits = answers.search(body.query, body.top_k, body.filters, body.mode)
     return SearchResponse(
         results=[
             SearchResult(
@@ -53,8 +52,8 @@ def search(body: SearchRequest, qa: QA, settings: AppSettings, request: Request)
     responses={404: {"model": ErrorResponse}},
     summary="An article's cleaned text and metadata (citation offsets refer to this text)",
 )
-def document(doc_id: str, qa: QA) -> DocumentResponse:
-    doc = qa.index.document(doc_id)
+def document(doc_id: str, served: Served) -> DocumentResponse:
+    doc = served.index.document(doc_id)
     if doc is None:
         raise HTTPException(404, f"no document with id {doc_id!r}; ids come from /v1/search")
     return DocumentResponse(

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+import prompts
+from answer.generative import ABSTAIN_PHRASE
 from answer.injection import REDACTED
 from answer.prompting import PromptBuilder, PromptTemplates
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.store import Index
 from index.tokens import count_tokens
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +75,57 @@ def test_condense_keeps_the_latest_turns() -> None:
     content = messages[0]["content"]
     assert "question number 29" in content and "question number 0 " not in content
     assert "and what about Iran?" in content
+
+
+def test_the_templates_ship_in_the_wheel(tmp_path: Path) -> None:
+    """A non-editable install (the Docker image's) finds the templates by itself."""
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "dist")
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for package in ("answer", "citeline", "index", "ingest", "prompts", "server", "slackbot"):
+        shutil.copytree(ROOT / package, src / package, ignore=ignore)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    built = subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), "."],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("citeline-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert {f"prompts/{t}" for t in prompts.TEMPLATES} <= names
+    site = tmp_path / "site"
+    installed = subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr
+    # Outside the source tree, with the installed copy first on the path.
+    read = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import prompts; print(prompts.__file__); print(prompts.read('answer_system.txt'))",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert read.returncode == 0, read.stderr
+    where, text = read.stdout.split("\n", 1)
+    assert where.startswith(str(site))
+    assert text.strip() == PromptTemplates.load().system
+
+
+def test_the_abstention_sentence_is_the_one_the_answerer_looks_for() -> None:
+    # prompts/README.md: the phrase is a constant, not a setting; both must agree.
+    assert ABSTAIN_PHRASE in PromptTemplates.load().system

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from citeline.cli import app
+from citeline.settings import BackendSettings
 from index.embedder import Embedder
 from index.models import Article, Chunk
 from index.qdrant_store import Location, acquire, release
@@ -52,13 +53,18 @@ def env(monkeypatch: pytest.MonkeyPatch, qdrant_path: Path) -> Iterator[pytest.M
     yield monkeypatch
 
 
+def configured() -> BackendConfig:
+    """The backend the CITELINE_* variables name, read as an entry point reads them."""
+    return BackendConfig.from_settings(BackendSettings())
+
+
 def _ingest(tmp_path: Path, embedder: Embedder) -> Path:
     folder = tmp_path / "articles"
     folder.mkdir(exist_ok=True)
     for name, text in ARTICLES.items():
         (folder / name).write_text(text, encoding="utf-8")
     target = tmp_path / "index"
-    Ingestor(embedder, target, CHUNKS).run([folder])
+    Ingestor(embedder, target, CHUNKS, backend=configured()).run([folder])
     return target
 
 
@@ -155,7 +161,9 @@ def test_ingest_with_the_other_backend_moves_the_vectors(
     vectors = {q: embedder.encode_query(q) for q in QUERIES}
     before = _results(index_dir, vectors)
     env.setenv("CITELINE_INDEX_BACKEND", "qdrant")
-    summary = Ingestor(embedder, index_dir, CHUNKS).run([tmp_path / "articles"])
+    summary = Ingestor(embedder, index_dir, CHUNKS, backend=configured()).run(
+        [tmp_path / "articles"]
+    )
     # Nothing changed in the articles, yet the switch is committed, without embedding.
     assert summary.committed and summary.unchanged == 3 and summary.chunks_embedded == 0
     assert _live_manifest(index_dir)["vectors"]["kind"] == "qdrant"  # type: ignore[index]
@@ -179,7 +187,13 @@ def test_collections_live_and_die_with_their_generations(
     root = tmp_path / "index"
 
     def writer() -> IndexWriter:
-        return IndexWriter(root, embedder=embedder.name, dimension=embedder.dimension, chunker={})
+        return IndexWriter(
+            root,
+            embedder=embedder.name,
+            dimension=embedder.dimension,
+            chunker={},
+            backend=configured(),
+        )
 
     for n in range(4):
         w = writer()
@@ -238,7 +252,9 @@ def test_clear_errors_when_qdrant_is_not_where_the_index_says(
     # Failed writers leave the index as it was, and unlocked.
     with Index.open(index_dir) as index:
         assert index.document_count == len(ARTICLES)
-    IndexWriter(index_dir, embedder=embedder.name, dimension=384, chunker={}).abort()
+    IndexWriter(
+        index_dir, embedder=embedder.name, dimension=384, chunker={}, backend=configured()
+    ).abort()
 
 
 def _closed_port() -> int:

@@ -11,6 +11,7 @@ from citeline.evaluation.metrics import dedupe
 from index.embedder import Embedder
 from index.retrieval import FusionSettings, Retriever
 from index.store import Index
+from index.vector_store import BackendConfig
 from ingest.chunker import ChunkerSettings
 from ingest.pipeline import Ingestor
 
@@ -31,16 +32,20 @@ ARTICLES = {
 
 
 @pytest.fixture
-def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, backend: str) -> Path:
+def index_dir(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, backend: BackendConfig
+) -> Path:
     folder = tmp_path_factory.mktemp("retrieval") / "articles"
     folder.mkdir()
     for name, text in ARTICLES.items():
         (folder / name).write_text(text, encoding="utf-8")
     target = folder.parent / "index"
     # Small passages so the port article spans several of them.
-    Ingestor(embedder, target, ChunkerSettings(max_tokens=30, overlap_sentences=0)).run([folder])
+    Ingestor(
+        embedder, target, ChunkerSettings(max_tokens=30, overlap_sentences=0), backend=backend
+    ).run([folder])
     with Index.open(target) as index:
-        assert index.backend == backend
+        assert index.backend == backend.kind
     return target
 
 

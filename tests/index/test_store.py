@@ -3,6 +3,7 @@ on both vector backends (the ``backend`` fixture: FAISS, and Qdrant's local mode
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,17 @@ import pytest
 from index.embedder import Embedder
 from index.models import Article, Chunk
 from index.store import CURRENT, MANIFEST, Index, IndexUnavailable, IndexWriter, Manifest
+from index.vector_store import BackendConfig
 
 CHUNKER = {"kind": "test"}
-pytestmark = pytest.mark.usefixtures("backend")
+# The backend every writer here writes to: the ``backend`` fixture's, passed
+# explicitly as the entry points pass the configured one.
+WRITE_TO = BackendConfig()
+
+
+@pytest.fixture(autouse=True)
+def _write_to(backend: BackendConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "WRITE_TO", backend)
 
 
 def _write(
@@ -25,7 +34,11 @@ def _write(
     metadata: dict[str, dict[str, object]] | None = None,
 ) -> IndexWriter:
     writer = IndexWriter(
-        root, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER
+        root,
+        embedder=embedder.name,
+        dimension=embedder.dimension,
+        chunker=CHUNKER,
+        backend=WRITE_TO,
     )
     for doc_id, text in docs.items():
         extra = (metadata or {}).get(doc_id, {})
@@ -118,7 +131,13 @@ def test_uncommitted_writer_leaves_previous_generation_live(
 
 def test_delete_removes_vectors_and_rows(tmp_path: Path, embedder: Embedder) -> None:
     _write(tmp_path, embedder, {"a": "Alpha.", "b": "Beta."})
-    w = IndexWriter(tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER)
+    w = IndexWriter(
+        tmp_path,
+        embedder=embedder.name,
+        dimension=embedder.dimension,
+        chunker=CHUNKER,
+        backend=WRITE_TO,
+    )
     assert w.delete("a") == 1
     m = w.commit()
     assert (m.documents, m.chunks) == (1, 1)
@@ -129,15 +148,27 @@ def test_delete_removes_vectors_and_rows(tmp_path: Path, embedder: Embedder) -> 
 def test_refuses_another_embedder(tmp_path: Path, embedder: Embedder) -> None:
     _write(tmp_path, embedder, {"a": "Alpha."})
     with pytest.raises(IndexUnavailable, match="refusing to mix"):
-        IndexWriter(tmp_path, embedder="other-model", dimension=768, chunker=CHUNKER)
+        IndexWriter(
+            tmp_path, embedder="other-model", dimension=768, chunker=CHUNKER, backend=WRITE_TO
+        )
 
 
 def test_one_writer_at_a_time(tmp_path: Path, embedder: Embedder) -> None:
     first = IndexWriter(
-        tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER
+        tmp_path,
+        embedder=embedder.name,
+        dimension=embedder.dimension,
+        chunker=CHUNKER,
+        backend=WRITE_TO,
     )
     with pytest.raises(IndexUnavailable, match="another ingest"):
-        IndexWriter(tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER)
+        IndexWriter(
+            tmp_path,
+            embedder=embedder.name,
+            dimension=embedder.dimension,
+            chunker=CHUNKER,
+            backend=WRITE_TO,
+        )
     first.abort()
 
 
@@ -163,7 +194,13 @@ def test_clear_errors_for_missing_and_damaged(tmp_path: Path, embedder: Embedder
 
 
 def test_vector_count_must_match(tmp_path: Path, embedder: Embedder) -> None:
-    w = IndexWriter(tmp_path, embedder=embedder.name, dimension=embedder.dimension, chunker=CHUNKER)
+    w = IndexWriter(
+        tmp_path,
+        embedder=embedder.name,
+        dimension=embedder.dimension,
+        chunker=CHUNKER,
+        backend=WRITE_TO,
+    )
     with pytest.raises(ValueError, match=r"one vector per chunk"):
         w.upsert(
             Article("a", "x"),

@@ -12,6 +12,7 @@ import pytest
 
 from index.embedder import Embedder
 from index.store import Index
+from index.vector_store import BackendConfig
 from ingest.pipeline import Ingestor
 from tests.conftest import SEED_ARTICLE, require_shared
 
@@ -58,11 +59,12 @@ def _top_doc(index_dir: Path, embedder: Embedder, query: str) -> list[str]:
         return [h.passage.doc_id for h in index.search(embedder.encode_query(query), 3)]
 
 
-@pytest.mark.usefixtures("backend")  # FAISS and Qdrant
-def test_incremental_reingest(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
+def test_incremental_reingest(
+    tmp_path: Path, corpus: Path, embedder: Embedder, backend: BackendConfig
+) -> None:  # FAISS and Qdrant
     counting = CountingEmbedder(embedder)
     index_dir = tmp_path / "index"
-    ingest = Ingestor(counting, index_dir)  # type: ignore[arg-type]
+    ingest = Ingestor(counting, index_dir, backend=backend)  # type: ignore[arg-type]
 
     first = ingest.run([corpus])
     assert (first.added, first.updated, first.unchanged, first.removed) == (3, 0, 0, 0)
@@ -93,15 +95,14 @@ def test_incremental_reingest(tmp_path: Path, corpus: Path, embedder: Embedder) 
     assert "chess.md" not in _top_doc(index_dir, embedder, "chess tournament gold medal")
 
 
-@pytest.mark.usefixtures("backend")  # FAISS and Qdrant
 def test_other_folders_are_kept_and_no_duplicates(
-    tmp_path: Path, corpus: Path, embedder: Embedder
-) -> None:
+    tmp_path: Path, corpus: Path, embedder: Embedder, backend: BackendConfig
+) -> None:  # FAISS and Qdrant
     other = tmp_path / "other"
     other.mkdir()
     (other / "bees.txt").write_text("Bees in Decline\n\nBee colonies shrank again this winter.")
     index_dir = tmp_path / "index"
-    ingest = Ingestor(embedder, index_dir)
+    ingest = Ingestor(embedder, index_dir, backend=backend)
     ingest.run([corpus])
     ingest.run([other])  # a different folder: the first one's articles stay
     with Index.open(index_dir) as index:

@@ -14,34 +14,34 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from answer.qa import QAService
+from answer.searcher import Searcher
+from citeline.settings import Settings
 from index.embedder import Embedder
 from server.app import create_app
 from server.protection import install
-from server.settings import Settings
 from tests.protection.helpers import PROTECTION_ENV
 
 AppFactory = Callable[..., FastAPI]
 
 
 @pytest.fixture(scope="session")
-def seed_qa(seed_index: Path, embedder: Embedder) -> QAService:
+def seed_qa(seed_index: Path, embedder: Embedder) -> Searcher:
     """Shared and read-only: an app handed a service does not close it."""
-    return QAService.load(seed_index, embedder=embedder)
+    return Searcher.open(seed_index, embedder=embedder)
 
 
 @pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch, seed_index: Path, seed_qa: QAService) -> AppFactory:
+def make_app(monkeypatch: pytest.MonkeyPatch, seed_index: Path, seed_qa: Searcher) -> AppFactory:
     """``make_app(env, qa=...)``: the real app over ``qa`` (default: the seed index)."""
     for name in PROTECTION_ENV:
         monkeypatch.delenv(name, raising=False)
 
-    def build(env: dict[str, str] | None = None, *, qa: QAService | None = None) -> FastAPI:
+    def build(env: dict[str, str] | None = None, *, qa: Searcher | None = None) -> FastAPI:
         # The watcher is off unless a test turns it on: most tests never reload.
         for name, value in {"CITELINE_RELOAD_INTERVAL": "0", **(env or {})}.items():
             monkeypatch.setenv(name, value)
         qa = qa or seed_qa
-        app = create_app(Settings(index=qa.index.root), qa=qa)
+        app = create_app(Settings(index=qa.index.root), searcher=qa)
         install(app)
         return app
 

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from citeline.settings import ProtectionSettings
 from server.protection.auth import KeyChecker
-from server.protection.settings import ProtectionSettings
 from tests.protection.conftest import AppFactory
 from tests.protection.helpers import AUTH, TEST_KEY
 

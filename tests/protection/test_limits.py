@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from citeline.settings import ProtectionSettings
 from server.protection.ratelimit import TokenBucketLimiter, retry_after_header
-from server.protection.settings import ProtectionSettings
 from tests.protection.conftest import AppFactory
 from tests.protection.helpers import AUTH, TEST_KEY
 

@@ -12,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from answer.qa import QAService
+from answer.searcher import Searcher
+from citeline.settings import Settings
 from index.embedder import Embedder
 from index.store import CURRENT
 from ingest.pipeline import Ingestor
-from server.settings import Settings
 from tests.protection import articles
 from tests.protection.conftest import AppFactory
 from tests.protection.helpers import AUTH, TEST_KEY, copy_index
@@ -42,9 +42,10 @@ def test_reload_endpoint_swaps_in_the_new_generation(
     embedder: Embedder,
     tmp_path: Path,
 ) -> None:
-    old_qa = QAService.load(index_copy, embedder=embedder)
+    old_qa = Searcher.open(index_copy, embedder=embedder)
     app = make_app({"CITELINE_API_KEYS": TEST_KEY}, qa=old_qa)
     client = open_client(app)
+    extractive = app.state.answers.extractive
     old_generation = old_qa.index.generation.name
     assert articles.GLASSWORKS_ID not in _search_ids(client, articles.GLASSWORKS_QUERY, **AUTH)
 
@@ -62,10 +63,16 @@ def test_reload_endpoint_swaps_in_the_new_generation(
     ready = client.get("/readyz").json()
     assert ready["generation"] == body["generation"] and ready["documents"] == 2
 
-    new_qa = app.state.qa
+    new_qa = app.state.answers.searcher
     assert new_qa is not old_qa
     assert new_qa.embedder is old_qa.embedder  # the model is shared, not loaded again
-    assert new_qa.answerer is old_qa.answerer
+    assert app.state.answers.extractive is extractive  # the answerers stay, only the index moves
+    # the reloaded generation keeps the configured retrieval settings
+    assert (new_qa.mode, new_qa.fusion, new_qa.default_top_k) == (
+        app.state.answers.mode,
+        app.state.answers.fusion,
+        app.state.answers.top_k,
+    )
     # a request that took the old service before the swap can still finish on it
     assert old_qa.search("Gazprom SOCAR", 2)
 
@@ -86,12 +93,12 @@ def test_a_replaced_index_is_freed_once_nothing_holds_it(
 ) -> None:
     # The first service stays referenced by create_app's lifespan (it was handed in);
     # the generation loaded by the first reload is held by nothing but app.state.
-    app = make_app(qa=QAService.load(index_copy, embedder=embedder))
+    app = make_app(qa=Searcher.open(index_copy, embedder=embedder))
     client = open_client(app)
     articles.write(tmp_path / "a", articles.GLASSWORKS_ID, articles.GLASSWORKS)
     Ingestor(embedder, index_copy).run([tmp_path / "a"])
     assert client.post("/v1/admin/reload").json()["reloaded"] is True
-    middle = weakref.ref(app.state.qa.index)
+    middle = weakref.ref(app.state.answers.searcher.index)
     articles.write(tmp_path / "b", articles.LANTERN_ID, articles.LANTERN)
     Ingestor(embedder, index_copy).run([tmp_path / "b"])
     assert client.post("/v1/admin/reload").json()["documents"] == 3
@@ -107,7 +114,7 @@ def test_watcher_picks_up_a_new_generation(
     tmp_path: Path,
 ) -> None:
     app = make_app(
-        {"CITELINE_RELOAD_INTERVAL": "0.2"}, qa=QAService.load(index_copy, embedder=embedder)
+        {"CITELINE_RELOAD_INTERVAL": "0.2"}, qa=Searcher.open(index_copy, embedder=embedder)
     )
     client = open_client(app)
     articles.write(tmp_path / "new", articles.LANTERN_ID, articles.LANTERN)
@@ -128,9 +135,9 @@ def test_a_broken_new_generation_is_refused_and_the_old_one_keeps_serving(
     embedder: Embedder,
     tmp_path: Path,
 ) -> None:
-    app = make_app(qa=QAService.load(index_copy, embedder=embedder))
+    app = make_app(qa=Searcher.open(index_copy, embedder=embedder))
     client = open_client(app)
-    serving = app.state.qa.index.generation.name
+    serving = app.state.answers.searcher.index.generation.name
     articles.write(tmp_path / "new", articles.GLASSWORKS_ID, articles.GLASSWORKS)
     Ingestor(embedder, index_copy).run([tmp_path / "new"])
     new_generation = (index_copy / CURRENT).read_text().strip()
@@ -140,7 +147,7 @@ def test_a_broken_new_generation_is_refused_and_the_old_one_keeps_serving(
     r = client.post("/v1/admin/reload")
     assert r.status_code == 409
     assert "vectors.faiss" in r.json()["error"] and "still served" in r.json()["error"]
-    assert app.state.qa.index.generation.name == serving
+    assert app.state.answers.searcher.index.generation.name == serving
     assert client.post("/v1/search", json={"query": "Gazprom"}).status_code == 200
     assert client.get("/readyz").json()["generation"] == serving
 
@@ -152,18 +159,21 @@ def test_reload_recovers_a_server_that_started_without_an_index(
     embedder: Embedder,
 ) -> None:
     """The state the lifespan leaves when the index was unreadable at startup."""
-    app = make_app(qa=QAService.load(index_copy, embedder=embedder))
+    app = make_app(qa=Searcher.open(index_copy, embedder=embedder))
     client = open_client(app)
-    app.state.embedder = app.state.qa.embedder  # what the lifespan keeps for reload
-    app.state.qa = None
-    app.state.index_error = "cannot read vectors file ...: test"
+    app.state.embedder = app.state.answers.searcher.embedder  # what the lifespan keeps for reload
+    app.state.answers.searcher = None
+    app.state.answers.index_error = "cannot read vectors file ...: test"
     assert "citeline_index_ready 0.0" in client.get("/metrics").text
 
     r = client.post("/v1/admin/reload")
     assert r.status_code == 200, r.text
     assert r.json()["reloaded"] is True and r.json()["previous"] is None
-    assert app.state.qa is not None and app.state.index_error is None
-    assert app.state.qa.embedder is embedder or app.state.qa.embedder is app.state.embedder
+    assert app.state.answers.searcher is not None and app.state.answers.index_error is None
+    assert (
+        app.state.answers.searcher.embedder is embedder
+        or app.state.answers.searcher.embedder is app.state.embedder
+    )
     assert client.post("/v1/search", json={"query": "Gazprom"}).status_code == 200
 
 
@@ -173,16 +183,16 @@ def test_recovery_failure_is_a_503_and_records_the_error(
     index_copy: Path,
     embedder: Embedder,
 ) -> None:
-    app = make_app(qa=QAService.load(index_copy, embedder=embedder))
+    app = make_app(qa=Searcher.open(index_copy, embedder=embedder))
     client = open_client(app)
-    app.state.embedder = app.state.qa.embedder
-    app.state.qa = None
-    app.state.index_error = "startup error"
+    app.state.embedder = app.state.answers.searcher.embedder
+    app.state.answers.searcher = None
+    app.state.answers.index_error = "startup error"
     (index_copy / CURRENT).write_text("gen-that-does-not-exist\n")
     r = client.post("/v1/admin/reload")
     assert r.status_code == 503
     assert "gen-that-does-not-exist" in r.json()["error"]
-    assert "gen-that-does-not-exist" in app.state.index_error
+    assert "gen-that-does-not-exist" in app.state.answers.index_error
 
 
 def test_the_generation_loaded_at_startup_is_freed_after_a_reload(
@@ -201,7 +211,7 @@ def test_the_generation_loaded_at_startup_is_freed_after_a_reload(
     monkeypatch.setattr(server.app, "Embedder", lambda threads=None: embedder)
     app = server.app.create_app(Settings(index=index_copy))
     client = open_client(app)
-    first = weakref.ref(app.state.qa.index)
+    first = weakref.ref(app.state.answers.searcher.index)
     articles.write(tmp_path / "new", articles.GLASSWORKS_ID, articles.GLASSWORKS)
     Ingestor(embedder, index_copy).run([tmp_path / "new"])
     assert client.post("/v1/admin/reload").json()["reloaded"] is True

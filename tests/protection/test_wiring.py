@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from citeline.settings import Settings
 from server.app import create_app
 from server.metrics import Metrics
 from server.protection import ProtectionSettings, install
 from server.protection.requestid import RequestContextMiddleware
-from server.settings import Settings
 
 
 def test_create_app_installs_protection_outermost(seed_index: Path) -> None:

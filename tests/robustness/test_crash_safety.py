@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from answer.qa import QAService
+from answer.searcher import Searcher
 from index.embedder import Embedder
 from index.store import CURRENT, MANIFEST, Index
 from tests.conftest import ROOT
@@ -31,8 +31,8 @@ Results = list[tuple[str, int, float]]
 
 
 def results(index_dir: Path, embedder: Embedder) -> tuple[str, Results]:
-    """The generation served and its top hits for QUERIES, through the server's QAService."""
-    qa = QAService.load(index_dir, embedder=embedder)
+    """The generation served and its top hits for QUERIES, through the server's Searcher."""
+    qa = Searcher.open(index_dir, embedder=embedder)
     try:
         hits = [
             (h.passage.doc_id, h.passage.chunk_id, round(h.score, 5))
@@ -148,7 +148,7 @@ def test_kill_9_during_ingest_leaves_a_working_index(
     done = citeline(["ingest", str(new), "--index", str(index_dir), "--no-progress", "--json"])
     assert done.returncode == 0, done.stderr
     assert '"added": 1' in done.stdout and '"unchanged": 16' in done.stdout
-    qa = QAService.load(index_dir, embedder=embedder)
+    qa = Searcher.open(index_dir, embedder=embedder)
     try:
         assert qa.index.document_count == 18
         assert qa.search(articles.LANTERN_QUERY, 1)[0].passage.doc_id == articles.LANTERN_ID

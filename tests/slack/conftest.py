@@ -19,10 +19,9 @@ import httpx
 import pytest
 import uvicorn
 
-from answer.qa import QAService
+from answer.searcher import Searcher
+from citeline.settings import Settings, SlackSettings
 from index.embedder import Embedder
-from server.settings import Settings
-from slackbot.settings import SlackSettings
 from tests.conftest import free_port
 from tests.slack.standin import BOT_TOKEN, TEAM_ID, SlackStandIn
 
@@ -117,7 +116,7 @@ def citeline_url(
     from server.app import create_app
     from slackbot import install_slack
 
-    qa = QAService.load(seed_index, embedder=embedder)
+    qa = Searcher.open(seed_index, embedder=embedder)
     # Should create_app itself call install_slack (reading the environment), it
     # must see the same settings as the explicit call below.
     with pytest.MonkeyPatch.context() as env:
@@ -126,7 +125,7 @@ def citeline_url(
         env.setenv("SLACK_API_URL", standin.api_url)
         env.setenv("CITELINE_SLACK_ALLOWED_CHANNELS", ALLOWED_CHANNEL)
         env.delenv("SLACK_APP_TOKEN", raising=False)
-        app = create_app(Settings(index=seed_index), qa=qa)
+        app = create_app(Settings(index=seed_index), searcher=qa)
         install_slack(app, settings=slack_settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

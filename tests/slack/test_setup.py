@@ -10,9 +10,9 @@ import yaml
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from citeline.settings import SLACK_API_URL
 from slackbot import SlackSettings, install_slack
 from slackbot.http import EVENTS_PATH
-from slackbot.settings import SLACK_API_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,30 +1,30 @@
-"""Question answering over one index: embed the question, retrieve, answer.
+"""One index generation and the retrieval over it: embed the question, retrieve.
 
-The one place the server, the CLI and later the Slack bot get answers from.
+The answer service (answer/answering.py) holds the Searcher it serves from and
+swaps it for a new one when the index is reloaded; a request that already took
+the old Searcher finishes on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from answer.answers import Answer
-from answer.extractive import ExtractiveAnswerer
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.retrieval import FusionSettings, Mode, Retriever
 from index.store import Index, IndexUnavailable
-from server.settings import Settings
+from index.vector_store import BackendConfig
 
 
 @dataclass
-class QAService:
+class Searcher:
     embedder: Embedder
     index: Index
-    answerer: ExtractiveAnswerer
     default_top_k: int = 5
     mode: Mode = "hybrid"
     fusion: FusionSettings = field(default_factory=FusionSettings)
@@ -54,35 +54,27 @@ class QAService:
         )
         return vector, hits
 
-    def ask(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> Answer:
-        vector, hits = self.retrieve(question, top_k, mode)
-        return self.answerer.run(question, vector, hits)
-
     @classmethod
-    def load(
+    def open(
         cls,
-        index_dir: Any,
+        index_dir: Path | str,
         *,
         embedder: Embedder | None = None,
         top_k: int = 5,
-        mode: Mode | None = None,
+        mode: Mode = "hybrid",
         fusion: FusionSettings | None = None,
-    ) -> QAService:
-        """Open the index first (fails fast with a clear message), then the model.
-
-        ``mode`` and ``fusion`` default to the CITELINE_* settings (environment, .env)."""
-        if mode is None or fusion is None:
-            settings = Settings()
-            mode = mode or settings.retrieval_mode
-            fusion = fusion or FusionSettings(
-                dense_weight=settings.fusion_dense_weight,
-                candidates=settings.fusion_candidates,
-            )
-        index = Index.open(index_dir)
-        embedder = embedder or Embedder()
-        if index.manifest.embedder != embedder.name:
-            raise IndexUnavailable(
-                f"{index_dir} was built with {index.manifest.embedder}, but the server loads "
-                f"{embedder.name}; re-ingest or use the matching model"
-            )
-        return cls(embedder, index, ExtractiveAnswerer(embedder), top_k, mode, fusion)
+        backend: BackendConfig | None = None,
+    ) -> Searcher:
+        """Open the index first (fails fast with a clear message), then the model."""
+        index = Index.open(index_dir, backend)
+        try:
+            embedder = embedder or Embedder()
+            if index.manifest.embedder != embedder.name:
+                raise IndexUnavailable(
+                    f"{index_dir} was built with {index.manifest.embedder}, but this process "
+                    f"runs {embedder.name}; re-ingest, or restart with the matching model"
+                )
+        except BaseException:
+            index.close()
+            raise
+        return cls(embedder, index, top_k, mode, fusion or FusionSettings())
