@@ -20,7 +20,7 @@ from citeline.settings import Settings, SettingsError, load_settings
 from citeline.slack_cli import slack
 
 if TYPE_CHECKING:
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
 
 app = typer.Typer(
     help="Citeline: answers from your articles, every claim cited to its exact passage.",
@@ -236,7 +236,7 @@ def serve(
 
 def _service(settings: Settings) -> AnswerService:
     """The answer service over the index, as the server builds it."""
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
     from index.store import Index, IndexUnavailable
     from index.vector_store import BackendConfig
 

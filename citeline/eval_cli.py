@@ -159,7 +159,7 @@ def qa(
     as_json: JsonOpt = False,
 ) -> None:
     """Answers whose cited quotes contain a gold answer, citation accuracy, abstention."""
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
     from citeline.evaluation.qa import QaSetError, evaluate_qa, load_qa_set
     from citeline.settings import SettingsError, load_settings
     from index.store import Index, IndexUnavailable

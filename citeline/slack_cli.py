@@ -66,7 +66,7 @@ def slack(
 
     from slack_sdk.errors import SlackApiError
 
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
     from index.store import Index, IndexUnavailable
     from index.vector_store import BackendConfig
     from slackbot.socket import socket_mode_handler

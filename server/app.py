@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 import faiss
 from fastapi import FastAPI
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService
 from citeline.settings import Settings, load_settings
 from index.embedder import Embedder
 from server import errors, protection

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService
 from citeline.settings import Settings
 
 

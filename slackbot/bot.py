@@ -34,8 +34,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from answer.answering import AnswerService
 from answer.condense import Turn
+from answer.service import AnswerService
 from citeline.settings import SlackSettings
 from slackbot import blocks
 

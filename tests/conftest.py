@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService
 from citeline.settings import BackendSettings, LLMSettings, Settings
 from index.embedder import Embedder
 from index.vector_store import BackendConfig

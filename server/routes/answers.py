@@ -21,8 +21,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sse_starlette import EventSourceResponse
 
-from answer.answers import Answer
 from answer.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
+from answer.models import Answer
 from server.deps import AnswerSvc, AppSettings, Served
 from server.schemas import (
     AskRequest,

@@ -16,9 +16,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sse_starlette import EventSourceResponse
 
-from answer.answering import AnswerService
-from answer.answers import Answer
 from answer.generative import ErrorEvent, FinalEvent, TokenEvent
+from answer.models import Answer
+from answer.service import AnswerService
 from index.tokens import count_tokens
 from server.deps import AnswerSvc, AppSettings, Served
 from server.openai_schemas import (

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from answer.answers import Answer
 from answer.citations import CitationVerifier
 from answer.condense import Condenser, Turn, as_messages
 from answer.extractive import ExtractiveAnswerer
 from answer.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
 from answer.llm import LLMClient, LLMConfig
+from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
 from answer.searcher import Searcher
 from index.embedder import Embedder
