@@ -57,6 +57,14 @@ class Timings(Protocol):
     def observe_answer(self, answerer: str, seconds: float, *, abstained: bool) -> None: ...
 
 
+def too_long(text: str, limit: int, what: str = "question") -> str | None:
+    """Why a question longer than ``limit`` characters is refused (HTTP and Slack say
+    the same), or None."""
+    if len(text) <= limit:
+        return None
+    return f"{what} is {len(text)} characters long; the limit is {limit}. Shorten it."
+
+
 class NoIndex(IndexUnavailable):
     """No index generation is served (it could not be loaded)."""
 

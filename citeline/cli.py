@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citeline.console import err, fail, out, setup_logging
+from citeline.console import settings as settings_for
 from citeline.eval_cli import eval_app
 from citeline.migrate_cli import migrate
-from citeline.settings import Settings, SettingsError, load_settings
+from citeline.settings import Settings
 from citeline.slack_cli import slack
 
 if TYPE_CHECKING:
@@ -27,8 +26,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
 
 IndexOpt = Annotated[
     Path | None,
@@ -43,33 +40,8 @@ ModeOpt = Annotated[
 
 def _mode(mode: str | None) -> Literal["dense", "bm25", "hybrid"] | None:
     if mode not in (None, "dense", "bm25", "hybrid"):
-        raise _fail(f"--mode must be dense, bm25 or hybrid, not {mode!r}")
+        raise fail(f"--mode must be dense, bm25 or hybrid, not {mode!r}")
     return mode  # type: ignore[return-value]
-
-
-def _settings(index: Path | None) -> Settings:
-    """The settings, read once per command; a bad environment value names the variable
-    and the reason, not a traceback."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-    if index is not None:
-        settings.index = index
-    return settings
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
-    )
 
 
 @app.command()
@@ -114,7 +86,7 @@ def ingest(
     from ingest.chunker import ChunkerSettings
     from ingest.pipeline import Ingestor
 
-    settings = _settings(index)
+    settings = settings_for(index)
     backend = BackendConfig.from_settings(settings.backend)
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
     cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
@@ -124,7 +96,7 @@ def ingest(
         from ingest.ray_ingest import RayOptions, check_address, ray_cluster, ray_ingestor
 
         if importlib.util.find_spec("ray") is None:
-            raise _fail("--ray needs Ray: pip install 'citeline[scale]'")
+            raise fail("--ray needs Ray: pip install 'citeline[scale]'")
 
         try:
             options = RayOptions(
@@ -134,7 +106,7 @@ def ingest(
                 embed_threads=settings.embed_threads,
             )
         except ValueError as exc:
-            raise _fail(f"--ray-address: {exc}") from None
+            raise fail(f"--ray-address: {exc}") from None
         ingestor = ray_ingestor(settings.index, chunker, options=options, backend=backend)
         cluster = ray_cluster(options)
     else:
@@ -162,9 +134,9 @@ def ingest(
 
             summary = ingestor.run(paths, progress=report)
     except IndexUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ConnectionError as exc:  # no Ray cluster at the given address
-        raise _fail(f"cannot reach the Ray cluster: {exc}") from None
+        raise fail(f"cannot reach the Ray cluster: {exc}") from None
     if metrics_file is not None:
         from server.metrics import write_ingest_metrics
 
@@ -192,7 +164,7 @@ def ingest(
         if not summary.committed and summary.read_anything:
             err.print("nothing changed; the index was left as it was")
     if not summary.read_anything:
-        raise _fail("no article could be read from the given paths; the index was not changed", 1)
+        raise fail("no article could be read from the given paths; the index was not changed", 1)
 
 
 @app.command()
@@ -208,7 +180,7 @@ def serve(
     from index.vector_store import BackendConfig
     from server.app import create_app
 
-    settings = _settings(index)
+    settings = settings_for(index)
     if host:
         settings.host = host
     if port:
@@ -217,12 +189,12 @@ def serve(
         # Fail before the slow model load.
         Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexMissing as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except IndexUnavailable as exc:
         # A damaged index: serve unready (/readyz 503) until it is repaired and
         # reloaded, rather than exit into a supervisor's restart loop.
         err.print(f"[bold red]error:[/] {exc}")
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
     err.print(settings.protection.describe(), highlight=False)
     err.print(settings.slack.describe(), highlight=False)
@@ -244,11 +216,11 @@ def _service(settings: Settings) -> AnswerService:
         # Fail before the slow model load.
         Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     service = AnswerService.from_settings(settings)
     if service.index_error is not None:
         service.close()
-        raise _fail(service.index_error)
+        raise fail(service.index_error)
     return service
 
 
@@ -263,8 +235,8 @@ def ask(
     """Answer a question from the index, with cited quotes (written by the LLM when
     CITELINE_LLM_BASE_URL is set, as the HTTP API does)."""
     if not question.strip():
-        raise _fail("the question is empty")
-    service = _service(_settings(index))
+        raise fail("the question is empty")
+    service = _service(settings_for(index))
     try:
         answer = service.ask_sync(question.strip(), top_k, _mode(mode))
     finally:
@@ -293,8 +265,8 @@ def search(
 ) -> None:
     """List the passages most similar to a query."""
     if not query.strip():
-        raise _fail("the query is empty")
-    service = _service(_settings(index))
+        raise fail("the query is empty")
+    service = _service(settings_for(index))
     try:
         hits = service.search(query.strip(), top_k, None, _mode(mode))
     finally:

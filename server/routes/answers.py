@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
 from answer.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
 from answer.models import Answer
-from server.deps import AnswerSvc, AppSettings, Served
+from server.deps import AnswerSvc, LengthLimit, Served
 from server.schemas import (
     AskRequest,
     AskResponse,
@@ -35,15 +35,6 @@ from server.schemas import (
 log = logging.getLogger("citeline.answers")
 router = APIRouter(prefix="/v1", tags=["answers"], responses={422: {"model": ErrorResponse}})
 STREAM_DOC = {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream"}
-
-
-def check_length(text: str, settings: AppSettings, field: str) -> None:
-    if len(text) > settings.max_question_chars:
-        raise HTTPException(
-            422,
-            f"{field} is {len(text)} characters long; the limit is "
-            f"{settings.max_question_chars}. Shorten it.",
-        )
 
 
 def answer_body(answer: Answer) -> dict[str, Any]:
@@ -83,8 +74,8 @@ async def sse_events(
     responses={200: STREAM_DOC},
     summary="A short answer with cited quotes (SSE when stream is true)",
 )
-async def ask(body: AskRequest, _: Served, answers: AnswerSvc, settings: AppSettings) -> Any:
-    check_length(body.question, settings, "question")
+async def ask(body: AskRequest, _: Served, answers: AnswerSvc, limit: LengthLimit) -> Any:
+    limit(body.question)
     if body.stream:
         return EventSourceResponse(
             sse_events(answers.stream(body.question, body.top_k, mode=body.mode)), ping=15
@@ -98,11 +89,11 @@ async def ask(body: AskRequest, _: Served, answers: AnswerSvc, settings: AppSett
     responses={200: STREAM_DOC},
     summary="Answer the last message of a conversation; follow-ups are made standalone first",
 )
-async def chat(body: ChatRequest, _: Served, answers: AnswerSvc, settings: AppSettings) -> Any:
-    check_length(body.messages[-1].content, settings, "question")
+async def chat(body: ChatRequest, _: Served, answers: AnswerSvc, limit: LengthLimit) -> Any:
+    limit(body.messages[-1].content)
     messages = [m.model_dump() for m in body.messages]
     question = await answers.condense(messages)
-    check_length(question, settings, "the condensed question")
+    limit(question, "the condensed question")
     extra = {"condensed_question": question}
     if body.stream:
 

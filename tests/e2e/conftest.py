@@ -7,7 +7,6 @@ title and url carry markup and a javascript: url; the page must show all of it a
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Playwright, sync_playwright
 
 from index.embedder import Embedder
-from tests.conftest import ROOT, SEED_DIR, free_port, require_shared, start_server
+from tests.conftest import ROOT, SEED_DIR, require_shared
+from tests.launcher import free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,15 +67,8 @@ def e2e_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
 
 
 def _serve(index_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    proc, url = start_server(index_dir, log_path, env)
-    try:
+    with serving(index_dir, log_path, env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
