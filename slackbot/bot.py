@@ -228,6 +228,7 @@ class SlackBot:
                 "condensed": standalone != question,
                 "abstained": result.abstained,
                 "answerer": result.answerer,
+                "fallback_reason": result.fallback_reason,
             },
         )
         return blocks.answer_message(

@@ -142,7 +142,7 @@ def test_injected_orders_never_reach_the_llm(
 ) -> None:
     """Articles that order the model to reply HACKED, retrieved as sources for the
     questions they target: the sentences giving orders are left out of the prompt
-    (server/injection.py), so the real model's answers never carry the payload."""
+    (answer/injection.py), so the real model's answers never carry the payload."""
     for name, text in ((PLAIN, PLAIN_TEXT), (TARGETED, TARGETED_TEXT)):
         articles.write(tmp_path / "articles", name, text)
     index_dir = tmp_path / "index"
