@@ -459,7 +459,7 @@
       // The server found that no sentence citing this source is backed by its quote.
       button.classList.add("chip-weak");
       button.title = `${title} (this quote does not clearly back the sentence)`;
-      button.setAttribute("aria-label", `Source ${citation.n}, weak support: ${title}`);
+      button.setAttribute("aria-label", `Answer ${answerNo}, source ${citation.n}, weak support: ${title}`);
     }
     button.addEventListener("click", () => onOpen(citation, button));
     return button;
@@ -716,7 +716,10 @@
     ui.send.hidden = busy;
     ui.stop.hidden = !busy;
     ui.send.textContent = "Ask";
-    if (!busy) say("");
+    if (!busy) {
+      say("");
+      updateCount(); // a too-long draft typed meanwhile is reported now
+    }
   }
 
   function scrollToBottom() {
@@ -885,18 +888,40 @@
     return box;
   }
 
+  // Thumb outlines (drawn here: the machine may have no emoji font).
+  const THUMB_UP =
+    "M7 10v11H4a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1h3zm0 0 4-8a3 3 0 0 1 3 3v4h5.5a2 2 0 0 1 2 2.3l-1.3 8A2 2 0 0 1 18.2 21H7";
+
+  function thumbIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", THUMB_UP);
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "1.8");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.append(path);
+    return svg;
+  }
+
   function feedbackControls(chat, turn) {
     const wrap = el("div", { className: "feedback", attrs: { role: "group", "aria-label": "Was this answer useful?" } });
-    const up = el("button", {
-      className: "vote",
-      text: "👍",
-      attrs: { type: "button", "aria-label": "Good answer", "data-vote": "up" },
-    });
-    const down = el("button", {
-      className: "vote",
-      text: "👎",
-      attrs: { type: "button", "aria-label": "Bad answer", "data-vote": "down" },
-    });
+    const up = el(
+      "button",
+      { className: "vote", attrs: { type: "button", "aria-label": "Good answer", "data-vote": "up", title: "Good answer" } },
+      thumbIcon(),
+    );
+    const down = el(
+      "button",
+      { className: "vote", attrs: { type: "button", "aria-label": "Bad answer", "data-vote": "down", title: "Bad answer" } },
+      thumbIcon(),
+    );
     const status = el("span", { className: "feedback-status", attrs: { role: "status" } });
     const pressed = () => {
       up.setAttribute("aria-pressed", String(turn.vote === "up"));

@@ -132,6 +132,16 @@
     return -1;
   }
 
+  /** The ")" that closes a link's "(" opened just before `from` (urls may hold pairs), or -1. */
+  function closingParen(text, from, end) {
+    let depth = 1;
+    for (let i = from; i < end; i += 1) {
+      if (text[i] === "(") depth += 1;
+      else if (text[i] === ")" && --depth === 0) return i;
+    }
+    return -1;
+  }
+
   /** Inline markup of text[start:end] appended to parent. */
   function inline(parent, text, start, end, sink) {
     let plain = start; // where the pending plain text began
@@ -192,8 +202,8 @@
         // not followed by "(" and stays plain text for the sink.
         const labelEnd = text.indexOf("]", i + 1);
         if (labelEnd > i && labelEnd < end && text[labelEnd + 1] === "(") {
-          const urlEnd = text.indexOf(")", labelEnd + 2);
-          if (urlEnd > 0 && urlEnd < end) {
+          const urlEnd = closingParen(text, labelEnd + 2, end);
+          if (urlEnd > 0) {
             flush(i);
             const raw = text.slice(labelEnd + 2, urlEnd).trim();
             const href = /^https?:\/\//i.test(raw) ? safeHttpUrl(raw) : null;

@@ -140,7 +140,7 @@ def test_page_and_assets_come_from_the_app(page_server: str) -> None:
 def test_answer_with_clickable_citation_and_highlighted_quote(open_page: OpenPage) -> None:
     s = open_page(permissions=["clipboard-read", "clipboard-write"])
     page = s.page
-    expect(page.locator("#index-status")).to_contain_text("2 articles")
+    expect(page.locator("#index-status")).to_contain_text("3 articles")
     expect(page.locator("#question")).to_be_focused()
     s.shot("01-empty")
 
@@ -182,7 +182,7 @@ def test_answer_with_clickable_citation_and_highlighted_quote(open_page: OpenPag
     chip.click()
     panel = page.locator("#source-panel")
     expect(panel).to_be_visible()
-    expect(panel.locator("#source-kicker")).to_have_text("Source 1")
+    expect(panel.locator("#source-kicker")).to_have_text("Answer 1 · Source 1")
     mark = panel.locator("mark")
     expect(mark).to_have_count(1)
     expect(mark).to_have_text(first["quote"])
@@ -271,9 +271,11 @@ def test_hostile_article_renders_as_text(open_page: OpenPage) -> None:
     expect(panel.locator("#source-title")).to_have_text(
         "Zorblax harbour report <img src=x onerror=alert(2)>"
     )
-    # The article's url is javascript:alert(3): shown as text, never as a link.
-    expect(panel.locator("#source-link")).to_contain_text("javascript:alert(3)")
+    # The article's url is javascript:alert(3): never a link, and no file path shown
+    # either; the publisher falls back to the title.
     expect(panel.locator("#source-link a")).to_have_count(0)
+    expect(panel.locator("#source-link")).not_to_contain_text("javascript:")
+    expect(panel.locator("#source-meta")).not_to_contain_text(".html")
     panel.locator("#source-more").click()
     expect(panel.locator("#source-body")).to_contain_text("<script>alert(1)</script>")
     page.wait_for_timeout(500)  # time for any injected handler or script to fire
@@ -546,7 +548,8 @@ def test_streamed_answer_then_a_follow_up_through_chat(
     assert chat_final["condensed_question"] == condensed
 
     expect(follow).to_have_attribute("data-state", "answered")
-    expect(understood).to_have_text(f"Understood as: {condensed}")
+    expect(understood.locator("q")).to_have_text(condensed)
+    expect(understood).to_contain_text(f"Understood as: {condensed}")
     expect(follow.locator(".answer-text")).to_contain_text("Gazprom-SOCAR deal")
     # The conversation mattered: asked alone, the same words find other passages.
     alone = httpx.post(s.url + "/v1/ask", json={"question": WHY}, timeout=60).json()
@@ -657,7 +660,7 @@ def test_llm_only_stream_shapes_simulated(open_page: OpenPage) -> None:
     weak = text.locator("button.chip-weak")
     expect(weak).to_have_count(1)
     expect(weak).to_have_attribute("data-n", "2")
-    expect(weak).to_have_attribute("aria-label", re.compile(r"^Source 2, weak support"))
+    expect(weak).to_have_attribute("aria-label", re.compile(r"^Answer 1, source 2, weak support"))
     s.shot("16-llm-unsupported")
 
     follow = ask(s, "And when was it signed?")
