@@ -282,7 +282,7 @@ def test_hostile_article_renders_as_text(open_page: OpenPage) -> None:
     s.shot("06-hostile-article")
 
     found = injected_markup(page)
-    assert found["scripts"] == ["static/app.js"], found
+    assert found["scripts"] == ["static/markdown.js", "static/app.js"], found
     assert found["images"] == ["static/favicon.svg"], found
     assert found["handlers"] == [] and found["js_links"] == [] and found["bold"] == 0, found
     assert s.dialogs == []
@@ -435,7 +435,7 @@ def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> N
 
     def record(request: Request) -> None:
         path = urlsplit(request.url).path
-        if path in ("/openapi.json", "/v1/ask"):
+        if path in ("/openapi.json", "/v1/ask", "/v1/chat"):
             body = request.post_data_json if request.method == "POST" else {}
             sent.append((path, request.headers.get("authorization"), bool(body.get("stream"))))
 
@@ -467,11 +467,12 @@ def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> N
     ]
     assert page.evaluate("() => localStorage.getItem('citeline.apiKey')") == KEY
 
-    # Kept across a reload: the next question goes straight through.
+    # Kept across a reload: the next question goes straight through (as a follow-up:
+    # the conversation is kept across the reload too).
     page.reload()
     sent.clear()
     ask(s, GAZPROM)
-    assert sent == [("/openapi.json", bearer, False), ("/v1/ask", bearer, True)]
+    assert sent == [("/openapi.json", bearer, False), ("/v1/chat", bearer, True)]
     forget = page.get_by_role("button", name="Forget API key")
     expect(forget).to_be_visible()
     forget.click()
