@@ -1518,6 +1518,12 @@
     auth.set(null);
     ui.question.focus();
   });
+  // A tap beside the open drawer closes it, as on any phone.
+  document.addEventListener("click", (event) => {
+    if (!ui.chats.classList.contains("open")) return;
+    if (ui.chats.contains(event.target) || ui.showChats.contains(event.target)) return;
+    closeChats();
+  });
   // Leaving the narrow layout closes the drawer it used.
   sidebarHidden.addEventListener?.("change", () => closeChats());
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Request, Route, expect
 
-from tests.e2e.conftest import PHONE, SHORT_LIMIT, OpenPage, Session
+from tests.e2e.conftest import PHONE, SHORT_LIMIT, HoldingRelay, OpenPage, Session
 from tests.e2e.test_chat_page import (
     DONE,
     GAZPROM,
@@ -250,6 +250,39 @@ def test_stop_mid_stream_then_regenerate_with_a_real_llm(
     s.shot("25-llm-regenerated")
     # The one failure logged is the aborted stream itself.
     assert all("ERR_ABORTED" in e or "net::" in e for e in s.errors), s.errors
+
+
+def test_stop_keeps_the_partial_answer_and_ignores_the_rest(
+    open_page: OpenPage, relay: HoldingRelay
+) -> None:
+    """The real server's stream, with its final event held back by the relay: Stop
+    ends it there; the answer that arrives afterwards must not replace the stop."""
+    s = open_page(base_url=relay.url)
+    page = s.page
+    relay.hold("citations")
+    box = page.locator("#question")
+    box.fill(GAZPROM)
+    box.press("Enter")
+    card = page.locator("#log article.answer").first
+    expect(card).to_have_attribute("data-state", "streaming")
+    expect(card.locator(".answer-text")).to_contain_text("strategic partnership")
+    # Escape in the question box stops too; here the button.
+    page.get_by_role("button", name="Stop").click()
+    expect(card).to_have_attribute("data-state", "stopped")
+    relay.release()
+    page.wait_for_timeout(500)
+    expect(card).to_have_attribute("data-state", "stopped")
+    expect(card.locator(".answer-text")).to_contain_text("strategic partnership")
+    expect(card.locator(".answer-text .stream-caret")).to_have_count(0)
+    expect(card.get_by_role("button", name="Regenerate")).to_be_visible()
+    # A stopped turn is kept as stopped across a reload, and is not sent as history.
+    page.reload()
+    card = page.locator("#log article.answer").first
+    expect(card).to_have_attribute("data-state", "stopped")
+    with page.expect_request("**/v1/ask") as info:
+        ask(s, VISIT)
+    assert info.value.post_data_json == {"question": VISIT, "stream": True}
+    assert all("ERR_" in e or "net::" in e for e in s.errors), s.errors
 
 
 def test_llm_answer_is_labelled_with_its_model(open_page: OpenPage, llm_page_server: str) -> None:
