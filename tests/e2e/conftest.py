@@ -124,7 +124,7 @@ def llm_page_server(
     """The real server answering with the real local LLM (llama.cpp + SmolLM2), allowed
     long answers so that a stream lasts long enough to be stopped part-way."""
     log_path = tmp_path_factory.mktemp("e2e-logs") / "llm-server.log"
-    yield from _serve(e2e_index, log_path, llm_env(llama.url, CITELINE_LLM_ANSWER_TOKENS="400"))
+    yield from _serve(e2e_index, log_path, llm_env(llama.url, CITELINE_LLM_ANSWER_TOKENS="300"))
 
 
 KEY = "e2e-test-key-0123456789"
