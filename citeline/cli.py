@@ -14,6 +14,7 @@ from rich.table import Table
 from citeline.console import err, fail, out, setup_logging
 from citeline.console import settings as settings_for
 from citeline.eval_cli import eval_app
+from citeline.feedback_cli import feedback_app
 from citeline.migrate_cli import migrate
 from citeline.settings import Settings
 from citeline.slack_cli import slack
@@ -288,6 +289,7 @@ def search(
 app.command()(slack)
 app.command()(migrate)
 app.add_typer(eval_app, name="eval")
+app.add_typer(feedback_app, name="feedback")
 
 if __name__ == "__main__":
     app()

@@ -67,13 +67,22 @@ class FeedbackStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
+        self._created = False
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self._created:
+            # On first use, not at startup: a server whose votes cannot be written
+            # (read-only disk) still answers questions.
+            with self._lock:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=10)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute(_SCHEMA)
+                finally:
+                    db.close()
+                self._created = True
         db = sqlite3.connect(self.path, timeout=10)
         try:
             with db:  # commits, or rolls back on an exception
@@ -85,7 +94,7 @@ class FeedbackStore:
         citations = json.dumps(
             [c.__dict__ for c in feedback.citations], ensure_ascii=False, separators=(",", ":")
         )
-        with self._lock, self._connect() as db:
+        with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO feedback (created, vote, question, answer, citations, comment) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

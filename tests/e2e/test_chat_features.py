@@ -130,7 +130,7 @@ def test_phone_panel_has_a_sticky_close_and_the_back_button_closes_it(
     panel.evaluate("e => e.scrollTop = e.scrollHeight")
     assert panel.evaluate("e => e.scrollTop") > 500
     box = close.bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"]
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
     assert box["width"] >= 44 and box["height"] >= 44, box
     on_top = page.evaluate(
         "([x, y]) => document.elementFromPoint(x, y)?.id",
@@ -203,9 +203,7 @@ def test_understood_as_can_be_corrected_and_is_re_asked_standalone(open_page: Op
 # ---------------------------------------------------------------- stop, regenerate, edit
 
 
-def test_stop_mid_stream_with_a_real_llm(
-    open_page: OpenPage, llm_page_server: str
-) -> None:
+def test_stop_mid_stream_with_a_real_llm(open_page: OpenPage, llm_page_server: str) -> None:
     """A real LLM (SmolLM2 on llama.cpp) writes slowly enough to be stopped part-way."""
     s = open_page(base_url=llm_page_server)
     page = s.page
@@ -341,7 +339,7 @@ def test_chats_survive_a_reload_and_are_listed(open_page: OpenPage) -> None:
     # A follow-up after the reload still has the conversation behind it.
     with page.expect_request("**/v1/chat") as info:
         ask(s, "Who signed it?")
-    assert [m["content"] for m in info.value.post_data_json["messages"]][0] == GAZPROM
+    assert info.value.post_data_json["messages"][0]["content"] == GAZPROM
 
     chats = page.locator("#chat-list li")
     expect(chats).to_have_count(1)
@@ -455,7 +453,7 @@ HOSTILE_MARKDOWN = """The deal is **strategic** and *long-term* [1].
 - third: <img src=x onerror="alert('md-img')">
 
 1. a [safe link](https://example.org/deal) and a [bad link](javascript:alert('md-js'))
-2. a [data link](data:text/html,<script>alert(1)</script>) and [JS with spaces]( JAVASCRIPT:alert(2) )
+2. a [data link](data:text/html,<script>alert(1)</script>) and [JS with spaces]( JAVASCRIPT:a() )
 
 ```
 <iframe src="javascript:alert('md-iframe')"></iframe>
@@ -475,7 +473,8 @@ def test_markdown_renderer_builds_safe_nodes(open_page: OpenPage) -> None:
             document.body.append(box);
             return {
                 tags: [...box.querySelectorAll('*')].map(e => e.tagName.toLowerCase()),
-                links: [...box.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.textContent]),
+                links: [...box.querySelectorAll('a')]
+                    .map(a => [a.getAttribute('href'), a.textContent]),
                 text: box.textContent,
                 items: [...box.querySelectorAll('li')].map(li => li.textContent),
             };
@@ -529,10 +528,18 @@ def test_llm_markdown_answer_in_the_page_simulated(open_page: OpenPage) -> None:
             "answerer": "llm",
             "model": "qwen2.5-0.5b",
             "sentences": [
-                {"text": "The deal is **strategic** and *long-term* [1].", "citations": [1],
-                 "supported": True, "score": 0.8},
-                {"text": "first `point` with <b>bold</b> tags", "citations": [],
-                 "supported": False, "score": 0.1},
+                {
+                    "text": "The deal is **strategic** and *long-term* [1].",
+                    "citations": [1],
+                    "supported": True,
+                    "score": 0.8,
+                },
+                {
+                    "text": "first `point` with <b>bold</b> tags",
+                    "citations": [],
+                    "supported": False,
+                    "score": 0.1,
+                },
             ],
         }
         body = sse([("token", {"text": HOSTILE_MARKDOWN}), ("citations", final), ("done", {})])
@@ -578,13 +585,15 @@ def test_thumbs_up_and_down_are_stored_and_counted(open_page: OpenPage) -> None:
     first = ask(s, GAZPROM)
     with page.expect_response("**/v1/feedback") as info:
         first.get_by_role("button", name="Good answer").click()
-    assert info.value.status == 200, info.value.text()
+    assert info.value.status == 201, info.value.text()
     sent = info.value.request.post_data_json
     assert sent["vote"] == "up" and sent["question"] == GAZPROM
     assert sent["citations"] and all(c["quote"] for c in sent["citations"])
     assert sent["answer"] == first.locator(".answer-text").evaluate(MARKED_TEXT)
     expect(first.locator(".feedback-status")).to_have_text("Thanks for the feedback.")
-    expect(first.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
+    expect(first.get_by_role("button", name="Good answer")).to_have_attribute(
+        "aria-pressed", "true"
+    )
 
     second = ask(s, WHY)
     second.get_by_role("button", name="Bad answer").click()
@@ -594,10 +603,14 @@ def test_thumbs_up_and_down_are_stored_and_counted(open_page: OpenPage) -> None:
     s.shot("33-feedback-comment")
     with page.expect_response("**/v1/feedback") as info:
         second.get_by_role("button", name="Send feedback").click()
-    assert info.value.status == 200
+    assert info.value.status == 201
     sent = info.value.request.post_data_json
     # The question stored is the standalone one the answer answered.
-    assert sent["vote"] == "down" and sent["question"] != WHY and WHY.lower() in sent["question"].lower()
+    assert (
+        sent["vote"] == "down"
+        and sent["question"] != WHY
+        and WHY.lower() in sent["question"].lower()
+    )
     assert sent["comment"].startswith("It should say why")
     expect(second.locator(".feedback-form")).to_have_count(0)
 
@@ -605,8 +618,8 @@ def test_thumbs_up_and_down_are_stored_and_counted(open_page: OpenPage) -> None:
     assert metric(s.url, "citeline_feedback_total", 'vote="down"') == downs + 1
     # The vote is remembered with the chat.
     page.reload()
-    expect(
-        turns(s).nth(1).get_by_role("button", name="Bad answer")
-    ).to_have_attribute("aria-pressed", "true")
+    expect(turns(s).nth(1).get_by_role("button", name="Bad answer")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     s.shot("34-feedback-after-reload")
     assert not s.errors, s.errors
