@@ -8,20 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from citeline.settings import SettingsError, load_settings
+from citeline.console import err, fail
+from citeline.console import settings as read_settings
 from server.feedback import FeedbackStore, default_path, qa_lines
 
 feedback_app = typer.Typer(
     help="Thumbs up/down given to answers in the chat page.", no_args_is_help=True
 )
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(2)
 
 
 @feedback_app.command("export")
@@ -41,13 +35,10 @@ def export(
     """Write the up-voted answers as QA lines: {"question", "answers": [approved quotes],
     "gold_doc_id"}. Down votes are counted but not written (they say an answer was
     wrong, not what the right one is)."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-    path = db or settings.feedback_db or default_path(index or settings.index)
+    settings = read_settings(index)
+    path = db or settings.feedback_db or default_path(settings.index)
     if not path.is_file():
-        raise _fail(
+        raise fail(
             f"no feedback file at {path}: the server stores votes there "
             "(CITELINE_FEEDBACK_DB, or feedback.sqlite3 beside the index)"
         )

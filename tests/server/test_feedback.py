@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from server.feedback import FeedbackStore
-from tests.conftest import start_server
+from tests.launcher import serving
 
 QUESTION = "What did Gazprom and SOCAR sign?"
 UNANSWERABLE = "What is the boiling point of tungsten?"
@@ -32,13 +32,11 @@ def client(
     seed_index: Path, feedback_db: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[httpx.Client]:
     log = tmp_path_factory.mktemp("feedback-logs") / "server.log"
-    proc, url = start_server(seed_index, log, {"CITELINE_FEEDBACK_DB": str(feedback_db)})
-    try:
-        with httpx.Client(base_url=url, timeout=60) as c:
-            yield c
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with (
+        serving(seed_index, log, {"CITELINE_FEEDBACK_DB": str(feedback_db)}) as url,
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
+        yield c
 
 
 def counted(client: httpx.Client) -> dict[str, float]:
