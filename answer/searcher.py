@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from index.agreement import check_backend
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.retrieval import FusionSettings, Mode, Retriever
@@ -65,7 +66,8 @@ class Searcher:
         fusion: FusionSettings | None = None,
         backend: BackendConfig | None = None,
     ) -> Searcher:
-        """Open the index first (fails fast with a clear message), then the model."""
+        """Open the index first (fails fast with a clear message), then the model; an
+        index embedded with another backend is measured against this one first."""
         index = Index.open(index_dir, backend)
         try:
             embedder = embedder or Embedder()
@@ -74,6 +76,7 @@ class Searcher:
                     f"{index_dir} was built with {index.manifest.embedder}, but this process "
                     f"runs {embedder.name}; re-ingest, or restart with the matching model"
                 )
+            check_backend(index, embedder.backend, embedder.encode)
         except BaseException:
             index.close()
             raise

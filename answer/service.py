@@ -36,7 +36,7 @@ from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
 from answer.searcher import Searcher
-from index.embedder import Embedder
+from index.embedder import Embedder, EmbedderConfig
 from index.models import SearchHit
 from index.retrieval import FusionSettings, Mode
 from index.store import IndexUnavailable
@@ -107,7 +107,7 @@ class AnswerService:
         open (its embedder is reused); else the index at ``settings.index`` is opened
         when ``load_index`` (an unreadable one leaves ``index_error`` set instead)."""
         if embedder is None:
-            embedder = searcher.embedder if searcher else Embedder(threads=settings.embed_threads)
+            embedder = searcher.embedder if searcher else Embedder(config=_serving(settings))
         retrieval = settings.retrieval
         llm = settings.llm
         generative: GenerativeAnswerer | None = None
@@ -304,3 +304,9 @@ class AnswerService:
             return "Answers: extractive (no LLM configured; set CITELINE_LLM_BASE_URL to add one)"
         cfg = self.generative.client.config
         return f"Answers: LLM {cfg.model} at {cfg.base_url}, extractive fallback"
+
+
+def _serving(settings: Settings) -> EmbedderConfig:
+    return EmbedderConfig.from_settings(
+        settings.embedder, role="serve", threads=settings.embed_threads
+    )

@@ -78,10 +78,22 @@ def ingest(
     ray_batch: Annotated[
         int, typer.Option(min=1, help="Articles per embedding batch of a Ray actor")
     ] = 64,
+    embed_backend: Annotated[
+        str | None,
+        typer.Option(
+            help="Embedder runtime: torch, onnx or openvino "
+            "[default: $CITELINE_EMBED_BACKEND or openvino]"
+        ),
+    ] = None,
+    ray_gpus_per_actor: Annotated[
+        float,
+        typer.Option(min=0, help="GPUs per Ray embedding actor (with CITELINE_EMBED_DEVICE=cuda)"),
+    ] = 0.0,
 ) -> None:
     """Build or update an index from articles; only changed articles are re-embedded."""
     import contextlib
 
+    from index.embedder import EmbedderConfig
     from index.store import IndexUnavailable
     from index.vector_store import BackendConfig
     from ingest.chunker import ChunkerSettings
@@ -89,6 +101,13 @@ def ingest(
 
     settings = settings_for(index)
     backend = BackendConfig.from_settings(settings.backend)
+    if embed_backend is not None:
+        if embed_backend not in ("torch", "onnx", "openvino"):
+            raise fail(f"--embed-backend must be torch, onnx or openvino, not {embed_backend!r}")
+        settings.embedder.backend = embed_backend  # type: ignore[assignment]
+    embed_config = EmbedderConfig.from_settings(
+        settings.embedder, role="ingest", threads=settings.embed_threads
+    )
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
     cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if ray or ray_address:
@@ -105,6 +124,8 @@ def ingest(
                 actors=ray_actors,
                 batch_size=ray_batch,
                 embed_threads=settings.embed_threads,
+                embedder=embed_config,
+                gpus_per_actor=ray_gpus_per_actor,
             )
         except ValueError as exc:
             raise fail(f"--ray-address: {exc}") from None
@@ -114,7 +135,7 @@ def ingest(
         from index.embedder import Embedder
 
         with err.status("loading the embedding model...", spinner="dots"):
-            embedder = Embedder(threads=settings.embed_threads)
+            embedder = Embedder(config=embed_config)
         ingestor = Ingestor(embedder, settings.index, chunker, backend=backend)
     bar = Progress(
         TextColumn("[bold]ingest[/]"),
@@ -144,7 +165,7 @@ def ingest(
         write_ingest_metrics(summary, str(metrics_file))
 
     if as_json:
-        out.print_json(json.dumps(summary.as_dict()))
+        out.print_json(json.dumps({**summary.as_dict(), "embed_backend": ingestor.model.backend}))
     else:
         table = Table(title=f"Ingest into {settings.index}", show_header=False)
         for label, value in (
@@ -157,6 +178,7 @@ def ingest(
             ("index documents", summary.documents),
             ("index passages", summary.chunks),
             ("seconds", f"{summary.seconds:.1f}"),
+            ("embedder backend", ingestor.model.backend),
         ):
             table.add_row(label, str(value))
         err.print(table)

@@ -49,7 +49,7 @@ def retrieval(
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 (document level) and latency per retrieval mode."""
     from citeline.evaluation.beir import BeirError, evaluate, load_beir, prepared_index
-    from index.embedder import Embedder
+    from index.embedder import Embedder, EmbedderConfig
     from index.retrieval import MODES, FusionSettings
     from index.store import Index, IndexUnavailable
     from ingest.chunker import ChunkerSettings
@@ -67,7 +67,11 @@ def retrieval(
     )
     modes = list(MODES) if mode == "all" else [mode]
     with err.status("loading the embedding model...", spinner="dots"):
-        embedder = Embedder(threads=settings.embed_threads)
+        embedder = Embedder(
+            config=EmbedderConfig.from_settings(
+                settings.embedder, role="ingest", threads=settings.embed_threads
+            )
+        )
     product = ChunkerSettings()
     chunker = ChunkerSettings(
         max_tokens=product.max_tokens if max_tokens is None else max_tokens,

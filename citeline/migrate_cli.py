@@ -87,6 +87,7 @@ def migrate(
             dimension=manifest.dimension,
             chunker=manifest.chunker,
             backend=config,
+            embed_backend=manifest.embed_backend or "torch",
         ) as writer:
             copied = writer.chunk_count
             new = writer.commit()

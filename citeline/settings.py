@@ -95,6 +95,39 @@ class RetrievalSettings(BaseSettings):
     )
 
 
+# --- embedder runtime (issue 16) --------------------------------------------------------
+
+
+class EmbedderSettings(BaseSettings):
+    """How the embedding model runs; ``index.embedder.EmbedderConfig.from_settings``
+    turns it into what index/ takes. Defaults measured by bench/embed_backends.py."""
+
+    model_config = _config("CITELINE_EMBED_")
+
+    backend: Literal["torch", "onnx", "openvino"] | None = Field(
+        None,
+        description="Embedder runtime: torch, onnx (ONNX Runtime) or openvino, both on a local "
+        "export of the same model; unset = onnx for serving (fastest single query), "
+        "openvino for ingest (fastest batches), torch on cuda",
+    )
+    device: Literal["cpu", "cuda"] = Field(
+        "cpu", description="Where the embedder runs; cuda needs a CUDA build of torch"
+    )
+    cache_dir: Path | None = Field(
+        None, description="Folder for the exported model; unset = beside the model's files"
+    )
+    query_cache: int = Field(
+        1024, ge=0, description="Question vectors the server remembers (0 = none)"
+    )
+
+    def backend_for(self, role: Literal["serve", "ingest"]) -> str:
+        if self.backend is not None:
+            return self.backend
+        if self.device == "cuda":
+            return "torch"  # batched torch on a GPU; the runtimes installed here are CPU builds
+        return "onnx" if role == "serve" else "openvino"
+
+
 # --- LLM -----------------------------------------------------------------------------------
 
 
@@ -329,6 +362,7 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "backend": BackendSettings,
     "retrieval": RetrievalSettings,
     "llm": LLMSettings,
+    "embedder": EmbedderSettings,
     "protection": ProtectionSettings,
     "slack": SlackSettings,
 }
@@ -360,6 +394,7 @@ class Settings(BaseSettings):
     backend: BackendSettings
     retrieval: RetrievalSettings
     llm: LLMSettings
+    embedder: EmbedderSettings
     protection: ProtectionSettings
     slack: SlackSettings
 

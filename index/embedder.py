@@ -6,9 +6,12 @@ Loading takes seconds (torch import plus weights), so a process builds one
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -17,6 +20,59 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+Backend = Literal["torch", "onnx", "openvino"]
+Device = Literal["cpu", "cuda"]
+BACKENDS: tuple[Backend, ...] = ("torch", "onnx", "openvino")
+# Three short texts embedded by both torch and a runtime right after loading it: a
+# runtime whose vectors differ is not used (bench/embed_backends.py: fp32 runtimes
+# agree to ~2e-7; anything below this is a broken export, not rounding).
+PROBE_TEXTS = (
+    "Gazprom and SOCAR signed a strategic partnership.",
+    "what did the minister say about the budget?",
+    "a",
+)
+PROBE_MIN_COSINE = 0.9999
+
+log = logging.getLogger("citeline.embedder")
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """How to run the model; built by the entry point from its settings.
+
+    ``backend``: torch, or ONNX Runtime / OpenVINO on a local export of the same
+    weights (same vectors to ~1e-7). ``cache_dir``: where the export is kept; None =
+    beside the model. ``query_cache``: how many query vectors ``encode_query`` keeps
+    (0 = none).
+    """
+
+    backend: Backend = "torch"
+    device: Device = "cpu"
+    threads: int | None = None
+    batch_size: int = 32
+    cache_dir: Path | None = None
+    query_cache: int = 1024
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, *, role: Literal["serve", "ingest"], threads: int | None
+    ) -> EmbedderConfig:
+        """From the settings' embedder group (citeline.settings.EmbedderSettings); serving
+        embeds one question at a time and keeps a query cache, ingest embeds batches."""
+        return cls(
+            backend=settings.backend_for(role),
+            device=settings.device,
+            threads=threads,
+            cache_dir=settings.cache_dir,
+            query_cache=settings.query_cache if role == "serve" else 0,
+        )
+
+
+def normalise_query(text: str, lowercase: bool) -> str:
+    """The query cache's key: case and runs of whitespace the tokenizer ignores anyway."""
+    text = " ".join(text.split())
+    return text.lower() if lowercase else text
 
 
 def bundled_model_path() -> Path:
@@ -36,13 +92,16 @@ class Embedder:
         model_path: Path | str | None = None,
         *,
         name: str | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         threads: int | None = None,
+        config: EmbedderConfig | None = None,
     ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
+        config = config or EmbedderConfig()
+        threads = threads if threads is not None else config.threads
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         if threads:
@@ -50,9 +109,18 @@ class Embedder:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
             raise FileNotFoundError(f"embedding model folder not found: {path}")
+        if config.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                "CITELINE_EMBED_DEVICE=cuda but torch sees no CUDA device (the pinned torch "
+                "is the CPU build: install a CUDA build of the same version)"
+            )
         self.name = name or (DEFAULT_MODEL_NAME if model_path is None else path.name)
-        self.batch_size = batch_size
-        self._model = SentenceTransformer(str(path), device="cpu")
+        self.path = path
+        self.config = config
+        self.threads = threads
+        self.batch_size = batch_size or config.batch_size
+        self.device: str = config.device
+        self._model = SentenceTransformer(str(path), device=config.device)
         dim = self._model.get_embedding_dimension()
         assert dim is not None
         self.dimension: int = int(dim)
@@ -67,10 +135,87 @@ class Embedder:
             pooling.get("pooling_mode") == "mean"
         )
         self._transformer: Any = self._model[0].auto_model
+        self._runner: Any = None
+        # What actually runs: a runtime that cannot be set up leaves torch in charge.
+        self.backend: Backend = "torch"
+        if config.backend != "torch":
+            self._runner = self._load_runtime(config)
+            if self._runner is not None:
+                self.backend = config.backend
+                # The runtime holds its own copy of the weights; torch's (~90 MB) would
+                # only sit in memory. Tokenizing needs no weights.
+                self._transformer.to("meta")
+        lowercase = bool(getattr(self._tokenizer, "do_lower_case", False))
+        self._lowercase = lowercase
+        self._cached_query: Any = (
+            functools.lru_cache(maxsize=config.query_cache)(self._encode_one)
+            if config.query_cache > 0
+            else None
+        )
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def _load_runtime(self, config: EmbedderConfig) -> Any:
+        """The ONNX Runtime / OpenVINO runner, or None (with a warning) to stay on torch."""
+        from index import embed_runtime as rt
+
+        if not self._mean_pooled:
+            log.warning(
+                "embedder: %s is not a mean-pooled model; the %s backend is not used, torch is",
+                self.name,
+                config.backend,
+            )
+            return None
+        cache_dir = config.cache_dir or self.path / "citeline-onnx"
+        try:
+            sample = self._features(["a short text", "another, slightly longer sample text"])
+            onnx_file = rt.ensure_export(
+                self._transformer, self._torch_inputs(sample), self.path, cache_dir
+            )
+            runner = rt.RUNNERS[config.backend](
+                onnx_file, threads=self.threads, device=config.device
+            )
+            probe = list(PROBE_TEXTS)
+            agreement = float(
+                np.min(np.sum(self._encode_torch(probe) * self._run(runner, probe), axis=1))
+            )
+            if agreement < PROBE_MIN_COSINE:
+                raise rt.ExportError(
+                    f"its vectors differ from torch's (cosine {agreement:.6f} < {PROBE_MIN_COSINE})"
+                )
+        except Exception as exc:  # any failure of an optional runtime must not stop us
+            log.warning(
+                "embedder: the %s backend is unavailable (%s); falling back to torch. Set "
+                "CITELINE_EMBED_CACHE_DIR to a writable folder if the export could not be "
+                "written.",
+                config.backend,
+                exc,
+            )
+            return None
+        return runner
+
+    # -- tokenising and pooling shared by every backend ----------------------------
+
+    def _features(self, texts: list[str]) -> dict[str, Any]:
+        # sentence-transformers' own preprocessing, not a direct tokenizer call: a
+        # fast tokenizer keeps its truncation/padding settings as shared state, so a
+        # call with other settings from another request thread breaks a batch being
+        # tokenized (tests/index/test_embedder.py runs both paths concurrently).
+        return dict(self._model.preprocess(texts))
+
+    def _torch_inputs(self, features: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.to(self._model.device) for k, v in features.items() if k in _MODEL_INPUTS}
+
+    def _run(self, runner: Any, texts: list[str]) -> np.ndarray:
+        """Mean pooling over real tokens and L2 normalisation, as sentence-transformers."""
+        features = self._features(texts)
+        arrays = {k: v.cpu().numpy() for k, v in features.items() if k in _MODEL_INPUTS}
+        hidden = runner.run(arrays).astype(np.float32, copy=False)
+        mask = arrays["attention_mask"][..., None].astype(np.float32)
+        summed = (hidden * mask).sum(axis=1)
+        pooled = summed / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.ascontiguousarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
+
+    def _encode_torch(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,
@@ -80,28 +225,59 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def _encode_runtime(self, texts: list[str]) -> np.ndarray:
+        # Longest first, as sentence-transformers does: batches of similar lengths pad less.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            part = order[start : start + self.batch_size]
+            out[part] = self._run(self._runner, [texts[i] for i in part])
+        return out
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._runner is not None:
+            return self._encode_runtime(texts)
+        return self._encode_torch(texts, show_progress)
+
     def encode_query(self, text: str) -> np.ndarray:
-        """One text, as ``encode`` would embed it, without its batching machinery.
+        """One text, as ``encode`` would embed it, remembered by its normalised form.
+
+        A repeated (or condensed back to the same) question costs a dictionary
+        look-up; the cache is an LRU of ``config.query_cache`` vectors.
+        """
+        if self._cached_query is None:
+            return self._encode_one(text)
+        # A copy: callers own their vector, the cached one must not change.
+        return np.array(self._cached_query(normalise_query(text, self._lowercase)))
+
+    def query_cache_info(self) -> tuple[int, int, int, int]:
+        """(hits, misses, size, capacity) of the query cache; zeros when it is off."""
+        if self._cached_query is None:
+            return (0, 0, 0, 0)
+        info = self._cached_query.cache_info()
+        return (info.hits, info.misses, info.currsize, info.maxsize or 0)
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        """One text without sentence-transformers' batching machinery.
 
         A question is embedded on every request; sentence-transformers' encode
         spends about 1.5 ms of the ~13 per query on sorting, batching and
         conversions that one text does not need. Same model, same mean pooling
         and normalisation: the vectors equal ``encode``'s (tests/index checks it).
         """
+        if self._runner is not None:
+            return self._run(self._runner, [text])[0]
         if not self._mean_pooled:
             return self.encode([text])[0]
         import torch
 
-        # sentence-transformers' own preprocessing, not a direct tokenizer call: a
-        # fast tokenizer keeps its truncation/padding settings as shared state, so a
-        # call with other settings from another request thread breaks a batch being
-        # tokenized (tests/index/test_embedder.py runs both paths concurrently).
-        features = self._model.preprocess([text])
-        inputs = {k: v for k, v in features.items() if k in _MODEL_INPUTS}
+        features = self._features([text])
         with torch.inference_mode():
-            hidden = self._transformer(**inputs).last_hidden_state[0]
+            hidden = self._transformer(**self._torch_inputs(features)).last_hidden_state[0]
             vector = torch.nn.functional.normalize(hidden.mean(dim=0), dim=0)
-        return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
+        return np.ascontiguousarray(vector.cpu().numpy(), dtype=np.float32)
 
     def count_wordpieces(self, texts: list[str]) -> list[int]:
         """Word pieces of each text, without the [CLS]/[SEP] the model adds."""

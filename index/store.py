@@ -123,6 +123,8 @@ class Manifest:
     # Absent from format 1 manifests, hence the defaults.
     analyzer: str | None = None
     vectors: dict[str, Any] = field(default_factory=lambda: {"kind": vecs.FLAT})
+    # The embedder's runtime (torch, onnx, openvino); None = written before it was recorded.
+    embed_backend: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -402,6 +404,22 @@ class Index:
                 out[r[1]].append(int(r[0]))
         return out
 
+    def sample_chunk_ids(self, n: int) -> list[int]:
+        """Up to ``n`` passage ids spread evenly over the index (the same ones every time)."""
+        with self._lock:
+            low, high = self._db.execute("SELECT min(id), max(id) FROM chunks").fetchone()
+            if low is None or n <= 0:
+                return []
+            picked: list[int] = []
+            for k in range(n):
+                target = low + (high - low) * k // max(n - 1, 1)
+                row = self._db.execute(
+                    "SELECT id FROM chunks WHERE id >= ? ORDER BY id LIMIT 1", (target,)
+                ).fetchone()
+                if row is not None and row[0] not in picked:
+                    picked.append(int(row[0]))
+        return picked
+
     def vectors(self, chunk_ids: np.ndarray | list[int]) -> np.ndarray:
         """Stored vectors of these passages (decoded, so approximate, under IVF-SQ8)."""
         return self._vectors.vectors(chunk_ids)
@@ -465,6 +483,7 @@ class IndexWriter:
         chunker: Mapping[str, Any],
         vector_settings: vecs.VectorSettings | None = None,
         backend: BackendConfig | None = None,
+        embed_backend: str = "torch",
     ) -> None:
         """``backend``: where to write vectors (default: FAISS in the folder). A
         live generation in another backend is copied over, never re-embedded."""
@@ -479,6 +498,7 @@ class IndexWriter:
                 f"another ingest is writing to {self.root}; wait for it to finish"
             ) from exc
         self.embedder = embedder
+        self.embed_backend = embed_backend
         self.dimension = dimension
         self.chunker = dict(chunker)
         self.vector_settings = vector_settings or vecs.VectorSettings()
@@ -735,6 +755,7 @@ class IndexWriter:
             generation=self.generation.name,
             analyzer=ANALYZER_VERSION,
             vectors=vectors_entry,
+            embed_backend=self.embed_backend,
         )
         (self.generation / MANIFEST).write_text(
             json.dumps(asdict(manifest), indent=2), encoding="utf-8"

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from index.models import Article, Chunk, Failure
-from index.store import IndexWriter
+from index.store import IndexUnavailable, IndexWriter
 from index.vector_store import BackendConfig
 from ingest.chunker import Chunker, ChunkerSettings
 from ingest.readers import DEFAULT_MAX_BYTES, discover, read_file
@@ -144,6 +144,9 @@ class EmbedderLike(Protocol):
     name: str
     dimension: int
 
+    @property
+    def backend(self) -> str: ...
+
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
     def count_wordpieces(self, texts: list[str]) -> list[int]: ...
@@ -173,6 +176,7 @@ class ModelInfo:
 
     name: str
     dimension: int
+    backend: str = "torch"  # the runtime that embeds (index.embedder.BACKENDS)
 
 
 # -- the driver -----------------------------------------------------------------
@@ -205,9 +209,14 @@ class Ingestor:
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         stages: Stages | None = None,
         backend: BackendConfig | None = None,
+        check_encode: Callable[[list[str]], np.ndarray] | None = None,
     ) -> None:
-        """``backend``: where the vectors go (default FAISS files in the index folder)."""
-        self.model = ModelInfo(embedder.name, embedder.dimension)
+        """``backend``: where the vectors go (default FAISS files in the index folder).
+        ``check_encode`` embeds a few stored passages when the index was built with
+        another embedder backend (index/agreement.py); default: the local embedder."""
+        # An embedder wrapper that does not say (older code, tests) runs torch.
+        embed_backend = getattr(embedder, "backend", "torch")
+        self.model = ModelInfo(embedder.name, embedder.dimension, embed_backend)
         self.backend = backend
         self.index_dir = Path(index_dir)
         self.chunker_settings = chunker_settings or ChunkerSettings()
@@ -217,24 +226,49 @@ class Ingestor:
             if isinstance(embedder, ModelInfo):
                 raise TypeError("the local stages need a loaded Embedder, not a ModelInfo")
             stages = LocalStages(embedder)
+            check_encode = check_encode or embedder.encode
         self.stages = stages
+        self.check_encode = check_encode
         self.spec = PrepareSpec(
             chunker=self.chunker_settings,
             pipeline={"chunker": self.chunker_settings.as_dict(), "embedder": self.model.name},
             max_file_bytes=max_file_bytes,
         )
 
+    def _check_backend(self) -> None:
+        """New vectors may join old ones of another backend only if the two agree."""
+        from index.agreement import check_backend
+        from index.store import Index, IndexMissing
+
+        try:
+            live = Index.open(self.index_dir, self.backend)
+        except IndexMissing:
+            return
+        except IndexUnavailable:
+            return  # the writer reports (or repairs) a damaged index itself
+        with live:
+            if live.manifest.embedder != self.model.name:
+                return  # the writer refuses another model with its own message
+            if self.check_encode is None:
+                raise IndexUnavailable(
+                    f"{self.index_dir} was embedded with the {live.manifest.embed_backend} "
+                    f"backend; ingest with that backend (--embed-backend)"
+                )
+            check_backend(live, self.model.backend, self.check_encode)
+
     def run(self, paths: Sequence[Path], progress: ProgressCallback | None = None) -> IngestSummary:
         started = time.perf_counter()
         summary = IngestSummary()
         files, failures = discover([Path(p) for p in paths])
         summary.failed.extend(failures)
+        self._check_backend()
         with IndexWriter(
             self.index_dir,
             embedder=self.model.name,
             dimension=self.model.dimension,
             chunker=self.chunker_settings.as_dict(),
             backend=self.backend,
+            embed_backend=self.model.backend,
         ) as writer:
             stored = writer.document_index()
             hashes = {doc_id: digest for doc_id, (digest, _) in stored.items()}

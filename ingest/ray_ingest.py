@@ -50,6 +50,8 @@ from ingest.readers import DEFAULT_MAX_BYTES
 if TYPE_CHECKING:
     import ray.data
 
+    from index.embedder import EmbedderConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = "local"
 # Worker processes read the bundled model and tiktoken file; nothing may reach for a hub.
@@ -71,6 +73,8 @@ class RayOptions:
     batch_size: int = 64  # documents per embedding call of an actor
     actor_cpus: float = 1.0  # CPUs reserved per actor; the rest run reading tasks
     embed_threads: int | None = None  # torch threads per actor (None: torch's default)
+    embedder: EmbedderConfig | None = None  # backend and device of the actors' embedders
+    gpus_per_actor: float = 0.0  # Ray GPUs reserved per actor (with device cuda)
     # For a local cluster only: an existing cluster has its own resources.
     num_cpus: int | None = None
     object_store_mb: int = 512
@@ -215,10 +219,12 @@ def _prepare_rows(row: dict[str, Any], spec: PrepareSpec, stored: Any) -> list[d
 class EmbedActor:
     """Ray Data actor: loads the model once, then embeds the chunks of document batches."""
 
-    def __init__(self, expected: ModelInfo, threads: int | None) -> None:
+    def __init__(
+        self, expected: ModelInfo, threads: int | None, config: EmbedderConfig | None = None
+    ) -> None:
         from index.embedder import Embedder
 
-        self.embedder = Embedder(threads=threads)
+        self.embedder = Embedder(threads=threads, config=config)
         if (self.embedder.name, self.embedder.dimension) != (expected.name, expected.dimension):
             raise RuntimeError(
                 f"the actor loaded {self.embedder.name} ({self.embedder.dimension} dims) but "
@@ -293,11 +299,16 @@ class RayStages:
             .flat_map(partial(_prepare_rows, spec=spec, stored=stored_ref), num_cpus=read_cpus)
             .map_batches(
                 EmbedActor,
-                fn_constructor_kwargs={"expected": self.model, "threads": threads},
+                fn_constructor_kwargs={
+                    "expected": self.model,
+                    "threads": threads,
+                    "config": opts.embedder,
+                },
                 compute=ray.data.ActorPoolStrategy(size=opts.actors),
                 batch_size=opts.batch_size,
                 batch_format="numpy",
                 num_cpus=actor_cpus,
+                num_gpus=opts.gpus_per_actor or None,
             )
         )
 
@@ -351,8 +362,36 @@ def ray_ingestor(
     options: RayOptions | None = None,
     backend: BackendConfig | None = None,
 ) -> Ingestor:
-    """An Ingestor whose stages run on Ray; call its ``run`` inside ``ray_cluster``."""
+    """An Ingestor whose stages run on Ray; call its ``run`` inside ``ray_cluster``.
+
+    With a runtime backend (onnx, openvino) the driver loads the model once: it
+    exports it for the actors (which share the export folder on a local cluster),
+    learns whether the runtime works here (else torch, as each actor would fall back)
+    and can check the vectors against an index built with another backend."""
+    import dataclasses
+
+    from index.embedder import EmbedderConfig
+
     model = bundled_model_info()
+    options = options or RayOptions()
+    config = options.embedder or EmbedderConfig()
+
+    def check_encode(texts: list[str]) -> np.ndarray:
+        # Loaded only when the index was built with another backend.
+        from index.embedder import Embedder
+
+        return Embedder(config=dataclasses.replace(config, device="cpu")).encode(texts)
+
+    if options.embedder is not None and options.embedder.backend != "torch":
+        from index.embedder import Embedder
+
+        probe = Embedder(config=dataclasses.replace(options.embedder, device="cpu"))
+        runs = probe.backend
+        model = dataclasses.replace(model, backend=runs)
+        options = dataclasses.replace(
+            options, embedder=dataclasses.replace(options.embedder, backend=runs)
+        )
+        check_encode = probe.encode
     return Ingestor(
         model,
         index_dir,
@@ -360,4 +399,5 @@ def ray_ingestor(
         max_file_bytes=max_file_bytes,
         stages=RayStages(model, options),
         backend=backend,
+        check_encode=check_encode,
     )

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from answer.searcher import Searcher
 from answer.service import AnswerService
 from citeline.settings import Settings, load_settings
-from index.embedder import Embedder
+from index.embedder import Embedder, EmbedderConfig
 from server import errors, protection
 from server.feedback import FeedbackStore, default_path
 from server.metrics import metrics_of
@@ -35,7 +35,13 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         # a busy 2-core box), and concurrent requests already use the cores.
         faiss.omp_set_num_threads(1)
         embedder = (
-            searcher.embedder if searcher else Embedder(threads=settings.server_embed_threads)
+            searcher.embedder
+            if searcher
+            else Embedder(
+                config=EmbedderConfig.from_settings(
+                    settings.embedder, role="serve", threads=settings.server_embed_threads
+                )
+            )
         )
         app.state.embedder = embedder
         answers = AnswerService.from_settings(

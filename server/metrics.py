@@ -31,7 +31,7 @@ from prometheus_client import (
     generate_latest,
     write_to_textfile,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -193,6 +193,41 @@ class IndexCollector(Collector):
         )
         created.add_metric([index.manifest.generation], float(index.manifest.created_at))
         yield from (docs, chunks, created)
+
+
+class QueryCacheCollector(Collector):
+    """The embedder's query-vector cache, read from the shared embedder at scrape time."""
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def collect(self) -> Iterable[Metric]:
+        embedder = getattr(self._state, "embedder", None)
+        if embedder is None:
+            return
+        hits, misses, size, capacity = embedder.query_cache_info()
+        lookups = CounterMetricFamily(
+            "citeline_query_embedding_cache_lookups",
+            "Question embeddings looked up in the cache, by result",
+            labels=["result"],
+        )
+        lookups.add_metric(["hit"], float(hits))
+        lookups.add_metric(["miss"], float(misses))
+        entries = GaugeMetricFamily(
+            "citeline_query_embedding_cache_entries", "Question vectors held in the cache"
+        )
+        entries.add_metric([], float(size))
+        limit = GaugeMetricFamily(
+            "citeline_query_embedding_cache_capacity", "Most question vectors the cache holds"
+        )
+        limit.add_metric([], float(capacity))
+        backend = GaugeMetricFamily(
+            "citeline_embedder_backend_info",
+            "The embedder's runtime (1 for the one running)",
+            labels=["backend", "device"],
+        )
+        backend.add_metric([str(embedder.backend), str(embedder.device)], 1.0)
+        yield from (lookups, entries, limit, backend)
 
 
 def metrics_of(obj: Request | Any) -> Metrics | None:

@@ -63,6 +63,21 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
+def export_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for the ONNX export of the model, made once per test session."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(export_cache: Path) -> Embedder:
+    from index.embedder import EmbedderConfig
+
+    e = Embedder(config=EmbedderConfig(backend="onnx", threads=1, cache_dir=export_cache))
+    assert e.backend == "onnx", "the ONNX export or runtime failed (see the warning logged)"
+    return e
+
+
+@pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     from ingest.pipeline import Ingestor
 

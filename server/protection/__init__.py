@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from citeline.settings import ProtectionSettings
-from server.metrics import IndexCollector, Metrics, MetricsMiddleware
+from server.metrics import IndexCollector, Metrics, MetricsMiddleware, QueryCacheCollector
 from server.metrics import router as metrics_router
 from server.protection import logs, openapi
 from server.protection.auth import AccessMiddleware
@@ -52,6 +52,7 @@ def install(app: FastAPI, settings: ProtectionSettings | None = None) -> Protect
     logs.configure(settings.log_json)
     metrics = Metrics()
     metrics.registry.register(IndexCollector(app.state))
+    metrics.registry.register(QueryCacheCollector(app.state))
     app.state.metrics = metrics
     reloader = Reloader(app, metrics, settings.reload_interval)
     app.state.reloader = reloader

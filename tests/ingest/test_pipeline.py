@@ -33,7 +33,7 @@ class CountingEmbedder:
 
     def __init__(self, inner: Embedder) -> None:
         self._inner = inner
-        self.name, self.dimension = inner.name, inner.dimension
+        self.name, self.dimension, self.backend = inner.name, inner.dimension, inner.backend
         self.count_wordpieces = inner.count_wordpieces
         self.embedded: list[str] = []
 

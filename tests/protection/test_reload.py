@@ -208,7 +208,7 @@ def test_the_generation_loaded_at_startup_is_freed_after_a_reload(
 
     monkeypatch.setenv("CITELINE_RELOAD_INTERVAL", "0")
     # The session's model instead of a second 90 MB copy: the same real model.
-    monkeypatch.setattr(server.app, "Embedder", lambda threads=None: embedder)
+    monkeypatch.setattr(server.app, "Embedder", lambda threads=None, config=None: embedder)
     app = server.app.create_app(Settings(index=index_copy))
     client = open_client(app)
     first = weakref.ref(app.state.answers.searcher.index)
