@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from index.models import Article, Failure
-from ingest.clean import clean_text, html_to_text
+from ingest.clean import clean_text
+from ingest.html import html_to_text
 
 __all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "ReadResult", "discover", "read_file"]
 
