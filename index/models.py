@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,14 @@ class Passage:
     url: str | None = None
     author: str | None = None
     date: str | None = None
+    # Where each page starts in the article text (paged formats such as PDF; else empty).
+    page_starts: tuple[int, ...] = ()
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page holding article offset ``offset``; None for unpaged articles."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
 # Article fields a search may filter on (SQLite columns; Qdrant payload keys).

@@ -365,8 +365,8 @@ class Index:
         marks = ",".join("?" * len(ids))
         sql = (
             'SELECT c.id, c.doc_id, c.start, c."end", c.text, d.title, d.source, d.url, '
-            "d.author, d.date FROM chunks c JOIN documents d USING (doc_id) "
-            f"WHERE c.id IN ({marks})"
+            "d.author, d.date, json_extract(d.metadata, '$.page_starts') AS page_starts "
+            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({marks})"
         )
         with self._lock:
             rows = self._db.execute(sql, ids).fetchall()
@@ -382,6 +382,7 @@ class Index:
                 url=r["url"],
                 author=r["author"],
                 date=r["date"],
+                page_starts=_page_starts(r["page_starts"]),
             )
             for r in rows
         }
@@ -427,6 +428,18 @@ class Index:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def _page_starts(raw: str | None) -> tuple[int, ...]:
+    if not raw:
+        return ()
+    try:
+        starts = json.loads(raw)
+    except ValueError:
+        return ()
+    if isinstance(starts, list) and all(isinstance(s, int) for s in starts):
+        return tuple(starts)
+    return ()
 
 
 def _filter_sql(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
