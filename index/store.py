@@ -92,6 +92,14 @@ CREATE TABLE IF NOT EXISTS terms (
     id INTEGER PRIMARY KEY,
     term TEXT NOT NULL UNIQUE
 );
+-- What a web server said about each fetched URL (ETag / Last-Modified), so the
+-- next fetch can be conditional; doc_id is the document the URL gave.
+CREATE TABLE IF NOT EXISTS fetch_state (
+    url TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT
+);
 CREATE TABLE IF NOT EXISTS doc_terms (
     doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
     analyzer TEXT NOT NULL,
@@ -456,6 +464,13 @@ def _filter_sql(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return " AND ".join(clauses) or "1", args
 
 
+@dataclass(frozen=True)
+class FetchState:
+    doc_id: str
+    etag: str | None
+    last_modified: str | None
+
+
 @dataclass
 class WriteStats:
     added_chunks: int = 0
@@ -500,6 +515,8 @@ class IndexWriter:
         # Set when the live generation lacks parts this version writes (an older
         # format or keyword analyzer): the caller must commit even without changes.
         self.needs_upgrade = False
+        # Set when fetch validators changed: worth a commit even if no document did.
+        self.fetch_state_changed = False
         self._trained_on = 0
         self._closed = False
         self._check_backend()
@@ -644,6 +661,31 @@ class IndexWriter:
     @property
     def chunk_count(self) -> int:
         return self._vectors.count()
+
+    def document_dates(self) -> dict[str, tuple[str | None, str]]:
+        """doc_id -> (the article's own date, when it was stored) of every document."""
+        rows = self._db.execute("SELECT doc_id, date, ingested_at FROM documents").fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def fetch_states(self) -> dict[str, FetchState]:
+        rows = self._db.execute("SELECT url, doc_id, etag, last_modified FROM fetch_state")
+        return {r[0]: FetchState(r[1], r[2], r[3]) for r in rows.fetchall()}
+
+    def record_fetch(
+        self, url: str, doc_id: str, etag: str | None, last_modified: str | None
+    ) -> None:
+        """Remember a fetch's validators; a change makes the next commit necessary."""
+        row = self._db.execute(
+            "SELECT doc_id, etag, last_modified FROM fetch_state WHERE url = ?", (url,)
+        ).fetchone()
+        if row is not None and tuple(row) == (doc_id, etag, last_modified):
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO fetch_state (url, doc_id, etag, last_modified) "
+            "VALUES (?, ?, ?, ?)",
+            (url, doc_id, etag, last_modified),
+        )
+        self.fetch_state_changed = True
 
     # -- changing ---------------------------------------------------------------
 
