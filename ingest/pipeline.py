@@ -324,15 +324,12 @@ class Ingestor:
         for source in sources:
             result = reader.read(source)
             summary.failed.extend(result.failures)
-            if result.listing_validators is not None:
-                v = result.listing_validators
-                writer.record_fetch(source.url, f"listing:{source.url}", v.etag, v.last_modified)
             for item in result.items:
-                if item.article is None:
-                    summary.not_modified += 1
+                if item.article is None:  # 304: the stored copy stands
                     if item.doc_id not in batch.seen:
                         batch.seen.add(item.doc_id)
                         summary.unchanged += 1
+                        summary.not_modified += 1
                     continue
                 doc = prepare_doc(item.article, self.spec, chunker, hashes)
                 batch.offer(doc, source.origin, item.url)
@@ -341,10 +338,6 @@ class Ingestor:
                     writer.record_fetch(item.url, item.doc_id, v.etag, v.last_modified)
                 batch.maybe_flush()
             mine = [d for d, (_, origin) in batch.stored.items() if origin == source.origin]
-            if result.listing_unchanged:
-                batch.seen.update(mine)  # the feed did not change: its documents stand
-                summary.not_modified += 1
-                continue
             batch.seen.update(reader.kept)
             if not result.listing:
                 continue
@@ -388,11 +381,14 @@ class _Batch:
     ) -> None:
         self.ingestor, self.writer, self.summary, self.stored = ingestor, writer, summary, stored
         self.seen: set[str] = set()
+        self.digests: dict[str, str] = {}
         self.pending: list[_Pending] = []
         self.pending_chunks = 0
 
     def offer(self, doc: PreparedDoc, origin: str, where: str) -> None:
         doc_id = doc.article.doc_id
+        if doc_id in self.seen and self.digests.get(doc_id, doc.digest) == doc.digest:
+            return  # the same article twice (a page in a sitemap and given as a URL)
         if doc_id in self.seen:
             self.summary.failed.append(
                 Failure(
@@ -402,6 +398,7 @@ class _Batch:
             )
             return
         self.seen.add(doc_id)
+        self.digests[doc_id] = doc.digest
         old = self.stored.get(doc_id)
         if old is not None and old[0] == doc.digest:
             self.summary.unchanged += 1

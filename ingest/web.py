@@ -65,9 +65,6 @@ class WebRead:
     failures: list[Failure] = field(default_factory=list)
     # A feed or sitemap that was read whole: its entries are the full list (removal rule).
     listing: bool = False
-    # The feed or sitemap itself answered 304: all its documents stand as stored.
-    listing_unchanged: bool = False
-    listing_validators: Validators | None = None
 
 
 class WebReader:
@@ -82,22 +79,27 @@ class WebReader:
         self.stored = stored  # doc ids in the index: a 304 only counts if its doc is there
         # Stored documents whose page failed this time: a failure removes nothing.
         self.kept: set[str] = set()
+        self._done: dict[str, WebItem | Failure] = {}
 
     def read(self, source: WebSource) -> WebRead:
         result = WebRead()
+        # Feeds and sitemaps are small and always fetched whole: a page can change while its
+        # feed does not, so every listed page is asked for (conditionally) on every run.
+        listing = source.kind in ("feed", "sitemap")
+        if not listing and source.url in self._done:  # a page listed earlier in this run
+            done = self._done[source.url]
+            (result.failures if isinstance(done, Failure) else result.items).append(done)  # type: ignore[arg-type]
+            return result
+        validators = None if listing else self._validators(source.url)
         try:
-            fetched = self.fetcher.get(source.url, validators=self._validators(source.url))
+            fetched = self.fetcher.get(source.url, validators=validators)
         except FetchError as exc:
             if source.url in self.states:
                 self.kept.add(self.states[source.url].doc_id)
             result.failures.append(Failure(exc.url, exc.reason))
             return result
         if fetched.not_modified:
-            state = self.states[source.url]
-            if source.kind in ("feed", "sitemap") or state.doc_id.startswith("listing:"):
-                result.listing, result.listing_unchanged = True, True
-            else:
-                result.items.append(WebItem(source.url, state.doc_id, None))
+            result.items.append(WebItem(source.url, self.states[source.url].doc_id, None))
             return result
         kind = (
             source.kind if source.kind != "auto" else _kind_of(fetched.content_type, fetched.body)
@@ -110,6 +112,7 @@ class WebReader:
                 fetched.body,
                 fetched.validators,
             )
+            self._done[source.url] = item
             if isinstance(item, Failure):
                 if source.url in self.states:
                     self.kept.add(self.states[source.url].doc_id)
@@ -118,7 +121,6 @@ class WebReader:
                 result.items.append(item)
             return result
         result.listing = True
-        result.listing_validators = fetched.validators
         entries = (
             self._feed(source, fetched.body)
             if kind == "feed"
@@ -139,11 +141,17 @@ class WebReader:
         if state is None or not (state.etag or state.last_modified):
             return None
         # A 304 is only of use while the document it gave is still stored.
-        if not state.doc_id.startswith("listing:") and state.doc_id not in self.stored:
+        if state.doc_id not in self.stored:
             return None
         return Validators(state.etag, state.last_modified)
 
     def fetch_page(self, url: str) -> WebItem | Failure:
+        if url in self._done:
+            return self._done[url]  # listed twice in this run: fetched once
+        self._done[url] = item = self._fetch_page(url)
+        return item
+
+    def _fetch_page(self, url: str) -> WebItem | Failure:
         try:
             fetched = self.fetcher.get(url, validators=self._validators(url))
         except FetchError as exc:

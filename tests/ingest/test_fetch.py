@@ -3,12 +3,13 @@ deployment's allow-list would), and the URL safety rules."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pytest
 
-from ingest.fetch import FetchError, FetchPolicy, Fetcher, Validators
-from ingest.urlsafety import URLPolicy, UnsafeURL, check_url
+from ingest.fetch import Fetcher, FetchError, FetchPolicy, Validators
+from ingest.urlsafety import UnsafeURL, URLPolicy, check_url
 from tests.ingest.webserver import Reply, Site, serve
 
 ARTICLE = "<html><body><article><p>" + "Harbour news. " * 50 + "</p></article></body></html>"
@@ -89,7 +90,7 @@ def test_per_host_delay_spaces_requests(site: Site) -> None:
         for _ in range(3):
             f.get(site.url("/article"))
     times = [r.at for r in site.log]  # robots.txt, then three pages
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 4
     # Server arrival times jitter by the connection set-up; the spacing holds on average.
     assert all(gap >= 0.2 for gap in gaps), gaps

@@ -7,7 +7,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -63,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # keep test output clean
         return
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         request = SiteRequest(
             self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic()
         )
@@ -93,10 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if reply.delay:
             time.sleep(reply.delay)
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
 
 @contextmanager
