@@ -21,6 +21,7 @@ from citeline.slack_cli import slack
 
 if TYPE_CHECKING:
     from answer.answering import AnswerService
+    from ingest.pipeline import IngestSummary
 
 app = typer.Typer(
     help="Citeline: answers from your articles, every claim cited to its exact passage.",
@@ -74,8 +75,24 @@ def _setup_logging(level: str) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt .md .html .jsonl")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders of .txt .md .html .pdf .docx .jsonl, or http(s) URLs of "
+            "pages, RSS/Atom feeds or sitemaps"
+        ),
+    ],
     index: IndexOpt = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let URLs reach loopback and private addresses (refused by default)",
+        ),
+    ] = False,
+    delay: Annotated[
+        float, typer.Option(min=0, help="Seconds between two requests to one host")
+    ] = 1.0,
     max_tokens: Annotated[int, typer.Option(help="Passage size in cl100k tokens")] = 200,
     overlap: Annotated[int, typer.Option(help="Sentences shared by neighbouring passages")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
@@ -117,6 +134,10 @@ def ingest(
     settings = _settings(index)
     backend = BackendConfig.from_settings(settings.backend)
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
+    urls = [p for p in paths if p.lower().startswith(("http://", "https://"))]
+    files = [Path(p) for p in paths if p not in urls]
+    if urls and (ray or ray_address):
+        raise _fail("--ray reads files only; ingest URLs without --ray")
     cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if ray or ray_address:
         import importlib.util
@@ -160,7 +181,23 @@ def ingest(
             def report(done: int, total: int, chunks: int) -> None:
                 bar.update(task, completed=done, total=total, chunks=chunks)
 
-            summary = ingestor.run(paths, progress=report)
+            if urls:
+                from ingest.fetch import Fetcher, FetchPolicy
+                from ingest.urlsafety import URLPolicy
+                from ingest.web import WebSource
+
+                policy = FetchPolicy(
+                    per_host_delay=delay, urls=URLPolicy(allow_private=allow_private)
+                )
+                with Fetcher(policy) as fetcher:
+                    summary = ingestor.run(
+                        files,
+                        progress=report,
+                        web=[WebSource(u) for u in urls],
+                        fetcher=fetcher,
+                    )
+            else:
+                summary = ingestor.run(files, progress=report)
     except IndexUnavailable as exc:
         raise _fail(str(exc)) from None
     except ConnectionError as exc:  # no Ray cluster at the given address
@@ -170,29 +207,94 @@ def ingest(
 
         write_ingest_metrics(summary, str(metrics_file))
 
-    if as_json:
-        out.print_json(json.dumps(summary.as_dict()))
-    else:
-        table = Table(title=f"Ingest into {settings.index}", show_header=False)
-        for label, value in (
-            ("added", summary.added),
-            ("updated", summary.updated),
-            ("unchanged", summary.unchanged),
-            ("removed", summary.removed),
-            ("failed", len(summary.failed)),
-            ("passages embedded", summary.chunks_embedded),
-            ("index documents", summary.documents),
-            ("index passages", summary.chunks),
-            ("seconds", f"{summary.seconds:.1f}"),
-        ):
-            table.add_row(label, str(value))
-        err.print(table)
-        for f in summary.failed:
-            err.print(f"[yellow]skipped[/] {f.source}: {f.reason}")
-        if not summary.committed and summary.read_anything:
-            err.print("nothing changed; the index was left as it was")
+    _print_summary(summary, settings.index, as_json)
     if not summary.read_anything:
         raise _fail("no article could be read from the given paths; the index was not changed", 1)
+
+
+def _print_summary(summary: IngestSummary, index: Path, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(summary.as_dict()))
+        return
+    table = Table(title=f"Ingest into {index}", show_header=False)
+    rows: list[tuple[str, object]] = [
+        ("added", summary.added),
+        ("updated", summary.updated),
+        ("unchanged", summary.unchanged),
+        ("removed", summary.removed),
+        ("failed", len(summary.failed)),
+        ("passages embedded", summary.chunks_embedded),
+    ]
+    if summary.requests:
+        rows += [("HTTP requests", summary.requests), ("not modified (304)", summary.not_modified)]
+    rows += [
+        ("index documents", summary.documents),
+        ("index passages", summary.chunks),
+        ("seconds", f"{summary.seconds:.1f}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    err.print(table)
+    for f in summary.failed:
+        err.print(f"[yellow]skipped[/] {f.source}: {f.reason}")
+    if not summary.committed and summary.read_anything:
+        err.print("nothing changed; the index was left as it was")
+
+
+@app.command()
+def sync(
+    sources: Annotated[
+        Path, typer.Option("--sources", "-s", help="TOML file of folders, feeds, sitemaps, URLs")
+    ],
+    index: IndexOpt = None,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Run again at this interval (90s, 15m, 1h); default: run once"),
+    ] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let URLs reach loopback and private addresses (else only the file's allow list)",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Keep an index in line with a sources file, once or on a schedule (README "Sync")."""
+    import time as time_mod
+
+    from index.store import IndexUnavailable
+    from index.vector_store import BackendConfig
+    from ingest.fetch import Fetcher
+    from ingest.pipeline import Ingestor
+    from ingest.sources import SourcesError, load_sources, parse_interval
+
+    settings = _settings(index)
+    backend = BackendConfig.from_settings(settings.backend)
+    try:
+        interval = parse_interval(every) if every else None
+        plan = load_sources(sources, allow_private=allow_private)
+    except (SourcesError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    from index.embedder import Embedder
+
+    with err.status("loading the embedding model...", spinner="dots"):
+        embedder = Embedder(threads=settings.embed_threads)
+    ingestor = Ingestor(embedder, settings.index, backend=backend)
+    while True:
+        started = time_mod.monotonic()
+        try:
+            plan = load_sources(sources, allow_private=allow_private)  # edits apply next run
+            with Fetcher(plan.fetch) as fetcher:
+                summary = ingestor.run(plan.folders, web=plan.web, fetcher=fetcher)
+            _print_summary(summary, settings.index, as_json)
+        except (IndexUnavailable, SourcesError) as exc:
+            if interval is None:
+                raise _fail(str(exc)) from None
+            err.print(f"[bold red]error:[/] {exc}; trying again at the next run")
+        if interval is None:
+            return
+        time_mod.sleep(max(0.0, interval - (time_mod.monotonic() - started)))
 
 
 @app.command()
