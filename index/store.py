@@ -154,6 +154,19 @@ class StoredDocument:
     text: str
 
 
+@dataclass(frozen=True)
+class DocumentSummary:
+    """One row of the list of what is indexed."""
+
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    date: str | None
+    passages: int
+    ingested_at: str
+
+
 def _current_generation(root: Path) -> Path | None:
     pointer = root / CURRENT
     if not pointer.exists():
@@ -429,6 +442,48 @@ class Index:
         with self._lock:
             row = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return _row_to_document(row) if row else None
+
+    def list_documents(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        text: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[DocumentSummary]]:
+        """(how many match, one page of them by title): ``filters`` as in search,
+        ``text`` a case-insensitive substring of the title, source or url."""
+        where, args = _filter_sql(filters or {})
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where += (
+                " AND (d.title LIKE ? ESCAPE '\\' OR d.source LIKE ? ESCAPE '\\' "
+                "OR d.url LIKE ? ESCAPE '\\')"
+            )
+            args += [pattern, pattern, pattern]
+        with self._lock:
+            total = self._db.execute(
+                f"SELECT count(*) FROM documents d WHERE {where}", args
+            ).fetchone()[0]
+            rows = self._db.execute(
+                "SELECT d.doc_id, d.title, d.source, d.url, d.date, d.ingested_at, "
+                "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) AS passages "
+                f"FROM documents d WHERE {where} "
+                "ORDER BY coalesce(d.title, d.doc_id) COLLATE NOCASE, d.doc_id LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return int(total), [
+            DocumentSummary(
+                r["doc_id"],
+                r["title"],
+                r["source"],
+                r["url"],
+                r["date"],
+                r["passages"],
+                r["ingested_at"],
+            )
+            for r in rows
+        ]
 
     def chunk_ids_matching(self, filters: Mapping[str, Any]) -> np.ndarray:
         where, args = _filter_sql(filters)
