@@ -19,6 +19,7 @@ class Citation:
     score: float = 0.0
     # False when no sentence citing it is backed by its quote (generated answers only).
     supported: bool = True
+    page: int | None = None  # the page of the quote, for paged formats such as PDF
 
 
 @dataclass(frozen=True)

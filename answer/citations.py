@@ -135,6 +135,7 @@ class CitationVerifier:
                     url=p.url,
                     score=round(score, 4),
                     supported=n in supported_sources,
+                    page=p.page_of(span.start),
                 )
             )
         confidence = max((x.score for x in out_sentences), default=0.0)

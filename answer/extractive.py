@@ -121,6 +121,7 @@ class ExtractiveAnswerer:
                     chunk_id=p.chunk_id,
                     url=p.url,
                     score=round(float(scores[i]), 4),
+                    page=p.page_of(c.start),
                 )
             )
             parts.append(f"{c.text} [{n}]")

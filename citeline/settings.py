@@ -323,6 +323,55 @@ class SlackSettings(BaseSettings):
         return "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable /slack/events)"
 
 
+# --- writes over HTTP (server/protection/admin.py, server/documents.py) ---------------------
+
+
+class WriteSettings(BaseSettings):
+    """Who may add and delete articles over HTTP, and what the server may fetch."""
+
+    model_config = _config()
+
+    admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated keys that may add and delete articles "
+        "(POST/DELETE /v1/documents); they may also read",
+    )
+    allow_anonymous_writes: bool = Field(
+        False,
+        description="With no API or admin keys configured, let anyone who can reach the "
+        "port add and delete articles (off: the write routes answer 403)",
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1024,
+        description="Largest file upload to POST /v1/documents, in bytes (other requests "
+        "keep CITELINE_MAX_BODY_BYTES)",
+    )
+    fetch_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated hosts, addresses or CIDR networks that URLs given to "
+        "POST /v1/documents may reach although they are not public (e.g. an intranet); "
+        "loopback, private, link-local and metadata addresses are refused otherwise",
+    )
+
+    @field_validator("admin_keys", "fetch_allow", mode="before")
+    @classmethod
+    def _split_values(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("admin_keys")
+    @classmethod
+    def _strong_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for n, key in enumerate(keys, start=1):
+            raw = key.get_secret_value()
+            if len(raw) < MIN_KEY_CHARS or not _KEY_RE.match(raw):
+                raise ValueError(
+                    f"admin key #{n} in CITELINE_ADMIN_KEYS must be at least {MIN_KEY_CHARS} "
+                    f"printable characters without spaces or commas; make one with {KEY_HINT}"
+                )
+        return keys
+
+
 # --- the whole --------------------------------------------------------------------------------
 
 GROUPS: dict[str, type[BaseSettings]] = {
@@ -331,12 +380,14 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "llm": LLMSettings,
     "protection": ProtectionSettings,
     "slack": SlackSettings,
+    "writes": WriteSettings,
 }
 
 
 class Settings(BaseSettings):
     """Top-level knobs plus one group per concern: ``settings.backend``,
-    ``settings.retrieval``, ``settings.llm``, ``settings.protection``, ``settings.slack``."""
+    ``settings.retrieval``, ``settings.llm``, ``settings.protection``, ``settings.slack``,
+    ``settings.writes``."""
 
     model_config = _config()
 
@@ -357,6 +408,7 @@ class Settings(BaseSettings):
     llm: LLMSettings
     protection: ProtectionSettings
     slack: SlackSettings
+    writes: WriteSettings
 
     def __init__(self, **values: Any) -> None:
         # Each group reads its own variables (with the same ``_env_file`` if one is given).

@@ -14,9 +14,11 @@ from answer.answering import AnswerService
 from answer.searcher import Searcher
 from citeline.settings import Settings, load_settings
 from index.embedder import Embedder
+from server import documents as writes
 from server import errors, protection
 from server.metrics import metrics_of
 from server.routes import answers as answer_routes
+from server.routes import documents as document_routes
 from server.routes import health, openai_compat, page, retrieval
 from slackbot import install_slack
 
@@ -49,9 +51,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         app.state.answers = answers
         del answers  # the suspended lifespan must not pin a generation after a reload
         log.warning(app.state.answers.describe())
+        writer = writes.start(app, embedder, settings)
         try:
             yield
         finally:
+            writer.close()
             answers = app.state.answers
             answers.bind_loop(None)
             await answers.aclose()
@@ -71,8 +75,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(retrieval.router)
     app.include_router(answer_routes.router)
     app.include_router(openai_compat.router)
+    app.include_router(document_routes.router)
     app.include_router(page.router)
     install_slack(app)
+    writes.install(app)
     # Last: its middleware must wrap everything added before it.
     protection.install(app)
     return app

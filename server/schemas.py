@@ -80,6 +80,9 @@ class CitationOut(BaseModel):
     supported: bool = Field(
         True, description="False when no sentence citing it is backed by the quote (LLM answers)"
     )
+    page: int | None = Field(
+        None, description="Page of the quote in a paged document (PDF); null otherwise"
+    )
 
 
 class SentenceOut(BaseModel):

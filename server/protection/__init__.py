@@ -61,8 +61,20 @@ def install(app: FastAPI, settings: ProtectionSettings | None = None) -> Protect
     openapi.document(app, settings)
 
     # add_middleware puts each one outside those added before it.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, metrics=metrics)
-    app.add_middleware(AccessMiddleware, settings=settings, metrics=metrics)
+    access = getattr(app.state, "write_access", None)
+    writes = getattr(getattr(app.state, "settings", None), "writes", None)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        metrics=metrics,
+        uploads=("/v1/documents", writes.max_upload_bytes) if writes is not None else None,
+    )
+    app.add_middleware(
+        AccessMiddleware,
+        settings=settings,
+        metrics=metrics,
+        admin_keys=access.admin_keys if access is not None else (),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -83,10 +83,12 @@ class AccessMiddleware:
         settings: ProtectionSettings,
         metrics: Metrics,
         limiter: TokenBucketLimiter | None = None,
+        admin_keys: tuple[bytes, ...] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
-        keys = tuple(k.get_secret_value().encode() for k in settings.api_keys)
+        # Admin keys (server/protection/admin.py) are valid keys too; roles are checked there.
+        keys = tuple(k.get_secret_value().encode() for k in settings.api_keys) + admin_keys
         self.checker = KeyChecker(keys) if keys else None
         self.limiter = limiter
         if limiter is None and settings.rate_limit > 0:
