@@ -5,8 +5,8 @@ feed entries, each against a baseline measured in the same run.
 
 Rows:
 - HTML: trafilatura (ingest.html) vs the hand-written cleaner it replaced (loaded from git
-  history, commit BASELINE; it needs beautifulsoup4, a dev dependency) on the saved pages in tests/ingest/pages: pages/s and the mean
-  token-shingle F1 against the hand-written expected bodies;
+  history, commit BASELINE; it needs beautifulsoup4, a dev dependency) on the saved pages
+  in tests/ingest/pages: pages/s and the mean token-shingle F1 against the expected bodies;
 - PDF: pages/s of pypdf text extraction (ingest.documents) on a PDF made here with fpdf2;
 - sync: a feed of N summary-only entries on a real HTTP server on 127.0.0.1; the first
   sync fetches and embeds everything, the second (nothing changed) sends conditional

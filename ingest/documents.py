@@ -67,9 +67,9 @@ def pdf_to_text(data: bytes) -> DocumentText:
         if reader.is_encrypted:
             # Many PDFs are encrypted only against editing, with an empty open password.
             try:
-                opened = reader.decrypt("")
+                opened = bool(reader.decrypt(""))
             except Exception:  # pypdf raises several types for unsupported ciphers
-                opened = 0
+                opened = False
             if not opened:
                 raise DocumentError("encrypted PDF (it needs a password); skipped")
         pages = [_tidy(page.extract_text() or "") for page in reader.pages]

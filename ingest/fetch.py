@@ -259,10 +259,9 @@ class Fetcher:
                     response.close()
             except FetchError:
                 status, body = 404, b""  # no robots.txt reachable: no rules
-            if status in (401, 403):
-                parser.disallow_all = True
-            elif status >= 500:
-                parser.disallow_all = True  # a failing server: try again next run
+            if status in (401, 403) or status >= 500:
+                # Forbidden robots.txt, or a failing server: fetch nothing there this run.
+                parser.parse(["User-agent: *", "Disallow: /"])
             else:
                 parser.parse(body.decode("utf-8", "replace").splitlines())
             self._robots[origin] = parser
