@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +128,43 @@ def test_intervals() -> None:
     for bad in ("", "15", "m", "15 minutes", "0s"):
         with pytest.raises(ValueError):
             parse_interval(bad)
+
+
+def test_sync_every_runs_again_on_schedule(tmp_path: Path, site: Site) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[fetch]\ndelay = 0\nallow = ["127.0.0.1"]\n'
+        f'[[source]]\nfeed = "{site.url("/feed.xml")}"\n',
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "citeline.cli",
+            "sync",
+            "--sources",
+            str(sources),
+            "--index",
+            str(tmp_path / "i"),
+            "--every",
+            "1s",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while len(site.requests_to("/feed.xml")) < 3 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert len(site.requests_to("/feed.xml")) >= 3
+    # Later runs ask for the pages conditionally and embed nothing.
+    later = [r for r in site.requests_to("/story/a")[1:]]
+    assert later and all("if-none-match" in r.headers for r in later)
+    assert '"added": 2' in out
