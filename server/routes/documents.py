@@ -24,6 +24,7 @@ from ingest.urlsafety import UnsafeURL, check_url
 from server.deps import Served
 from server.documents import DocumentWriter, Job
 from server.protection.admin import AdminOnly
+from server.schemas import ErrorResponse
 
 router = APIRouter(tags=["documents"])
 
@@ -52,6 +53,60 @@ class ArticleIn(BaseModel):
     author: str | None = Field(None, max_length=2000)
     date: str | None = Field(None, max_length=100)
     metadata: dict[str, Any] | None = None
+
+
+class FailureOut(BaseModel):
+    source: str
+    reason: str
+
+
+class JobOut(BaseModel):
+    """A write job; the counts appear once it ran."""
+
+    id: str
+    kind: str = Field(description="article, upload, url or delete")
+    status: str = Field(description="queued, running, done or failed")
+    doc_ids: list[str]
+    error: str | None = None
+    added: int | None = None
+    updated: int | None = None
+    unchanged: int | None = None
+    removed: int | None = None
+    passages_embedded: int | None = None
+    failed: list[FailureOut] | None = None
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_errors(400, 403, 404, 415, 422, 500, 503),
+    201: {"model": JobOut, "description": "Done: the job's result"},
+    202: {"model": JobOut, "description": "Accepted: poll the Location header's job"},
+}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ArticleIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "url": {"type": "string"},
+                        "author": {"type": "string"},
+                        "date": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 class DocumentOut(BaseModel):
@@ -94,12 +149,17 @@ async def _answer(job: Job, wait: float) -> JSONResponse:
     return JSONResponse(body, status_code=201 if job.kind != "delete" else 200, headers=headers)
 
 
-@router.get("/v1/documents", response_model=DocumentList, summary="List what is indexed")
+@router.get(
+    "/v1/documents",
+    response_model=DocumentList,
+    responses=_errors(422, 503),
+    summary="List what is indexed",
+)
 def list_documents(
     request: Request,
     searcher: Served,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in title, source or url")
     ] = None,
@@ -125,7 +185,14 @@ def list_documents(
     )
 
 
-@router.post("/v1/documents", status_code=201, summary="Add an article, a URL or a file")
+@router.post(
+    "/v1/documents",
+    status_code=201,
+    response_model=JobOut,
+    responses=_WRITE_RESPONSES,
+    openapi_extra=_UPLOAD_BODY,
+    summary="Add an article, a URL or a file",
+)
 async def add_document(request: Request, _admin: AdminOnly) -> JSONResponse:
     writer = _writer(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -202,7 +269,12 @@ def _check_fetchable(request: Request, url: str) -> None:
         raise HTTPException(400, f"refusing to fetch this URL: {exc}") from None
 
 
-@router.delete("/v1/documents/{doc_id:path}", summary="Remove an article")
+@router.delete(
+    "/v1/documents/{doc_id:path}",
+    response_model=JobOut,
+    responses={**_WRITE_RESPONSES, 200: {"model": JobOut, "description": "Removed"}},
+    summary="Remove an article",
+)
 async def delete_document(doc_id: str, request: Request, _admin: AdminOnly) -> JSONResponse:
     job = _writer(request).delete(doc_id)
     await asyncio.to_thread(job.done.wait, WAIT_SECONDS)
@@ -211,7 +283,12 @@ async def delete_document(doc_id: str, request: Request, _admin: AdminOnly) -> J
     return await _answer(job, 0)
 
 
-@router.get("/v1/jobs/{job_id}", summary="Status of a write job")
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=JobOut,
+    responses=_errors(403, 404, 503),
+    summary="Status of a write job",
+)
 def job_status(job_id: str, request: Request, _admin: AdminOnly) -> dict[str, Any]:
     job = _writer(request).job(job_id)
     if job is None:
