@@ -31,7 +31,7 @@ router = APIRouter(tags=["documents"])
 # Uploads larger than this return 202 at once; smaller writes are waited for.
 WAIT_BYTES = 1024 * 1024
 WAIT_SECONDS = 20.0
-_LIST_PARAMS = frozenset({"limit", "offset", "q"})
+_LIST_PARAMS = frozenset({"limit", "offset", "q", "filter"})
 
 
 class ArticleIn(BaseModel):
@@ -161,11 +161,27 @@ def list_documents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     q: Annotated[
-        str | None, Query(max_length=200, description="Text in title, source or url")
+        str | None, Query(max_length=200, description="Text in the title, source or url")
+    ] = None,
+    filter: Annotated[
+        list[str] | None,
+        Query(
+            description="key:value exact matches as in search (doc_id, title, author, source, "
+            "url, date or a metadata key), repeatable: ?filter=category:business",
+        ),
     ] = None,
 ) -> DocumentList:
-    """Other query parameters filter as in search: ``?source=...&category=business``."""
-    filters = {k: v for k, v in request.query_params.items() if k not in _LIST_PARAMS}
+    unknown = sorted(set(request.query_params) - _LIST_PARAMS)
+    if unknown:
+        raise HTTPException(
+            422, f"unknown query parameter {unknown[0]!r}: filter with ?filter=key:value"
+        )
+    filters: dict[str, str] = {}
+    for item in filter or []:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            raise HTTPException(422, f"filter {item!r} must be key:value")
+        filters[key.strip()] = value
     total, rows = searcher.index.list_documents(filters, text=q, offset=offset, limit=limit)
     return DocumentList(
         total=total,

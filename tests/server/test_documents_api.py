@@ -96,7 +96,7 @@ def test_json_article_added_listed_searched_and_deleted(api: str) -> None:
         "passages": 1,
     }
     by_filter = httpx.get(
-        f"{api}/v1/documents", params={"category": "weather"}, headers=AS_READER, timeout=30
+        f"{api}/v1/documents", params={"filter": "category:weather"}, headers=AS_READER, timeout=30
     ).json()
     assert [d["doc_id"] for d in by_filter["documents"]] == ["notes/skerry-gust"]
 
