@@ -33,7 +33,7 @@ __all__ = [
     "Validators",
 ]
 
-USER_AGENT = "Citeline/0.1 (article indexer; +https://github.com/citeline/citeline)"
+USER_AGENT = "Citeline/0.1 (self-hosted article indexer; honours robots.txt)"
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FEED_TYPES = frozenset(

@@ -7,6 +7,10 @@ Rules for a re-run (also in README):
 - a stored document whose origin file lies under a folder (or is a file) given
   to this run, but which this run did not read, is removed. Documents from
   folders not given to this run stay. A file that fails to read removes nothing.
+- web sources (``ingest.web``): a page is fetched conditionally, and a 304 keeps
+  the stored copy; an entry that left its feed or sitemap is removed once older
+  than the source's ``keep_days``; a page that fails to fetch removes nothing;
+- ``articles`` (the API) are upserted, ``delete`` (the API) removes by id.
 
 Where the work runs is pluggable (:class:`Stages`): :class:`LocalStages` reads,
 chunks and embeds in this process; ``ingest.ray_ingest`` does the same on a Ray
