@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from answer.answers import Answer, Citation, SentenceSupport
 from answer.extractive import content_terms
+from answer.models import Answer, Citation, SentenceSupport
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from answer.answers import Answer, Citation
 from answer.injection import addresses_an_assistant
+from answer.models import Answer, Citation
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences

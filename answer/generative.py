@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from answer.answers import Answer
 from answer.citations import CitationVerifier, is_abstention
 from answer.extractive import ExtractiveAnswerer
 from answer.llm import LLMClient, LLMError
+from answer.models import Answer
 from answer.prompting import PromptBuilder
 from index.models import SearchHit
 

@@ -1,6 +1,6 @@
 """One index generation and the retrieval over it: embed the question, retrieve.
 
-The answer service (answer/answering.py) holds the Searcher it serves from and
+The answer service (answer/service.py) holds the Searcher it serves from and
 swaps it for a new one when the index is reloaded; a request that already took
 the old Searcher finishes on it.
 """

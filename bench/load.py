@@ -32,7 +32,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,10 @@ from urllib.parse import urlsplit
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.launcher import free_port, is_ready, start, stop  # noqa: E402
+
 BBC = ROOT.parent / "shared" / "data" / "bbc" / "corpus.jsonl"
 DEFAULT_INDEX = ROOT / "var" / "bench" / "bbc-index"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -265,12 +268,6 @@ def load(
 # -- servers --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def parse_config(config: str) -> tuple[int, int, int | None, int | None]:
     m = CONFIG_RE.match(config)
     if not m:
@@ -281,7 +278,7 @@ def parse_config(config: str) -> tuple[int, int, int | None, int | None]:
 @contextmanager
 def server(index: Path, config: str, log_dir: Path) -> Iterator[tuple[str, int]]:
     workers, threads, pool, embed_limit = parse_config(config)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -297,52 +294,39 @@ def server(index: Path, config: str, log_dir: Path) -> Iterator[tuple[str, int]]
     env["BENCH_EMBED_CONCURRENCY"] = str(embed_limit or 0)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"server-{config}-{time.strftime('%Y%m%dT%H%M%S')}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "load:make_app",
-                "--factory",
-                "--app-dir",
-                str(ROOT / "bench"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--log-level",
-                "info",
-                "--no-access-log",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-        try:
-            # Every worker loads the model; wait for all of them, not the first.
-            deadline = time.monotonic() + 300
-            while (
-                log_path.read_text(errors="replace").count("Application startup complete") < workers
-            ):
-                if proc.poll() is not None:
-                    raise SystemExit(f"server exited: {log_path.read_text()}")
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"server not ready: {log_path.read_text()}")
-                time.sleep(0.5)
-            url = f"http://127.0.0.1:{port}"
-            httpx.get(f"{url}/readyz", timeout=10).raise_for_status()
-            yield url, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "load:make_app",
+        "--factory",
+        "--app-dir",
+        str(ROOT / "bench"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "info",
+        "--no-access-log",
+    ]
+
+    def ready() -> bool:
+        # Every worker loads the model; wait for all of them, not the first.
+        started = log_path.read_text(errors="replace").count("Application startup complete")
+        return started >= workers and is_ready(url, timeout=10)
+
+    try:
+        proc = start(command, log_path, ready, env=env, cwd=ROOT, timeout=300)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    try:
+        yield url, proc.pid
+    finally:
+        stop(proc, timeout=30)
 
 
 def ensure_index(index: Path, limit: int | None) -> Path:

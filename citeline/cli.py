@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citeline.console import err, fail, out, setup_logging
+from citeline.console import settings as settings_for
 from citeline.eval_cli import eval_app
+from citeline.feedback_cli import feedback_app
 from citeline.migrate_cli import migrate
-from citeline.settings import Settings, SettingsError, load_settings
+from citeline.settings import Settings
 from citeline.slack_cli import slack
 
 if TYPE_CHECKING:
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
     from ingest.pipeline import IngestSummary
 
 app = typer.Typer(
@@ -28,8 +28,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
 
 IndexOpt = Annotated[
     Path | None,
@@ -44,33 +42,8 @@ ModeOpt = Annotated[
 
 def _mode(mode: str | None) -> Literal["dense", "bm25", "hybrid"] | None:
     if mode not in (None, "dense", "bm25", "hybrid"):
-        raise _fail(f"--mode must be dense, bm25 or hybrid, not {mode!r}")
+        raise fail(f"--mode must be dense, bm25 or hybrid, not {mode!r}")
     return mode  # type: ignore[return-value]
-
-
-def _settings(index: Path | None) -> Settings:
-    """The settings, read once per command; a bad environment value names the variable
-    and the reason, not a traceback."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-    if index is not None:
-        settings.index = index
-    return settings
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
-    )
 
 
 @app.command()
@@ -131,13 +104,13 @@ def ingest(
     from ingest.chunker import ChunkerSettings
     from ingest.pipeline import Ingestor
 
-    settings = _settings(index)
+    settings = settings_for(index)
     backend = BackendConfig.from_settings(settings.backend)
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
     urls = [p for p in paths if p.lower().startswith(("http://", "https://"))]
     files = [Path(p) for p in paths if p not in urls]
     if urls and (ray or ray_address):
-        raise _fail("--ray reads files only; ingest URLs without --ray")
+        raise fail("--ray reads files only; ingest URLs without --ray")
     cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if ray or ray_address:
         import importlib.util
@@ -145,7 +118,7 @@ def ingest(
         from ingest.ray_ingest import RayOptions, check_address, ray_cluster, ray_ingestor
 
         if importlib.util.find_spec("ray") is None:
-            raise _fail("--ray needs Ray: pip install 'citeline[scale]'")
+            raise fail("--ray needs Ray: pip install 'citeline[scale]'")
 
         try:
             options = RayOptions(
@@ -155,7 +128,7 @@ def ingest(
                 embed_threads=settings.embed_threads,
             )
         except ValueError as exc:
-            raise _fail(f"--ray-address: {exc}") from None
+            raise fail(f"--ray-address: {exc}") from None
         ingestor = ray_ingestor(settings.index, chunker, options=options, backend=backend)
         cluster = ray_cluster(options)
     else:
@@ -199,9 +172,9 @@ def ingest(
             else:
                 summary = ingestor.run(files, progress=report)
     except IndexUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ConnectionError as exc:  # no Ray cluster at the given address
-        raise _fail(f"cannot reach the Ray cluster: {exc}") from None
+        raise fail(f"cannot reach the Ray cluster: {exc}") from None
     if metrics_file is not None:
         from server.metrics import write_ingest_metrics
 
@@ -209,7 +182,7 @@ def ingest(
 
     _print_summary(summary, settings.index, as_json)
     if not summary.read_anything:
-        raise _fail("no article could be read from the given paths; the index was not changed", 1)
+        raise fail("no article could be read from the given paths; the index was not changed", 1)
 
 
 def _print_summary(summary: IngestSummary, index: Path, as_json: bool) -> None:
@@ -269,13 +242,13 @@ def sync(
     from ingest.pipeline import Ingestor
     from ingest.sources import SourcesError, load_sources, parse_interval
 
-    settings = _settings(index)
+    settings = settings_for(index)
     backend = BackendConfig.from_settings(settings.backend)
     try:
         interval = parse_interval(every) if every else None
         plan = load_sources(sources, allow_private=allow_private)
     except (SourcesError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     from index.embedder import Embedder
 
     with err.status("loading the embedding model...", spinner="dots"):
@@ -290,7 +263,7 @@ def sync(
             _print_summary(summary, settings.index, as_json)
         except (IndexUnavailable, SourcesError) as exc:
             if interval is None:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
             err.print(f"[bold red]error:[/] {exc}; trying again at the next run")
         if interval is None:
             return
@@ -310,7 +283,7 @@ def serve(
     from index.vector_store import BackendConfig
     from server.app import create_app
 
-    settings = _settings(index)
+    settings = settings_for(index)
     if host:
         settings.host = host
     if port:
@@ -319,12 +292,12 @@ def serve(
         # Fail before the slow model load.
         Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexMissing as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except IndexUnavailable as exc:
         # A damaged index: serve unready (/readyz 503) until it is repaired and
         # reloaded, rather than exit into a supervisor's restart loop.
         err.print(f"[bold red]error:[/] {exc}")
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
     err.print(settings.protection.describe(), highlight=False)
     err.print(settings.slack.describe(), highlight=False)
@@ -338,7 +311,7 @@ def serve(
 
 def _service(settings: Settings) -> AnswerService:
     """The answer service over the index, as the server builds it."""
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
     from index.store import Index, IndexUnavailable
     from index.vector_store import BackendConfig
 
@@ -346,11 +319,11 @@ def _service(settings: Settings) -> AnswerService:
         # Fail before the slow model load.
         Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     service = AnswerService.from_settings(settings)
     if service.index_error is not None:
         service.close()
-        raise _fail(service.index_error)
+        raise fail(service.index_error)
     return service
 
 
@@ -365,8 +338,8 @@ def ask(
     """Answer a question from the index, with cited quotes (written by the LLM when
     CITELINE_LLM_BASE_URL is set, as the HTTP API does)."""
     if not question.strip():
-        raise _fail("the question is empty")
-    service = _service(_settings(index))
+        raise fail("the question is empty")
+    service = _service(settings_for(index))
     try:
         answer = service.ask_sync(question.strip(), top_k, _mode(mode))
     finally:
@@ -395,8 +368,8 @@ def search(
 ) -> None:
     """List the passages most similar to a query."""
     if not query.strip():
-        raise _fail("the query is empty")
-    service = _service(_settings(index))
+        raise fail("the query is empty")
+    service = _service(settings_for(index))
     try:
         hits = service.search(query.strip(), top_k, None, _mode(mode))
     finally:
@@ -418,6 +391,7 @@ def search(
 app.command()(slack)
 app.command()(migrate)
 app.add_typer(eval_app, name="eval")
+app.add_typer(feedback_app, name="feedback")
 
 if __name__ == "__main__":
     app()

@@ -7,22 +7,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from citeline.console import err, fail, out
+from citeline.console import settings as settings_for
 
 eval_app = typer.Typer(
     help="Measure retrieval and answer quality.", no_args_is_help=True, add_completion=False
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
 
 ModeChoice = Literal["dense", "bm25", "hybrid", "all"]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 @eval_app.command("retrieval")
@@ -54,7 +49,6 @@ def retrieval(
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 (document level) and latency per retrieval mode."""
     from citeline.evaluation.beir import BeirError, evaluate, load_beir, prepared_index
-    from citeline.settings import SettingsError, load_settings
     from index.embedder import Embedder
     from index.retrieval import MODES, FusionSettings
     from index.store import Index, IndexUnavailable
@@ -63,11 +57,8 @@ def retrieval(
     try:
         data = load_beir(folder, split)
     except (BeirError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
+    settings = settings_for()
     fusion = FusionSettings(
         dense_weight=settings.retrieval.fusion_dense_weight
         if dense_weight is None
@@ -98,7 +89,7 @@ def retrieval(
             documents, passages = opened.document_count, opened.chunk_count
             indexed = set(opened.bm25.doc_ids)
     except (BeirError, IndexUnavailable) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     failed = len(summary.failed) if summary else 0
     # A reused index may hold another corpus: judged documents it lacks can never be found.
@@ -159,30 +150,26 @@ def qa(
     as_json: JsonOpt = False,
 ) -> None:
     """Answers whose cited quotes contain a gold answer, citation accuracy, abstention."""
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
     from citeline.evaluation.qa import QaSetError, evaluate_qa, load_qa_set
-    from citeline.settings import SettingsError, load_settings
     from index.store import Index, IndexUnavailable
     from index.vector_store import BackendConfig
 
     try:
         items = load_qa_set(file)
     except (QaSetError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        settings = load_settings(index=index)
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
+    settings = settings_for(index)
     try:
         Index.open(index, BackendConfig.from_settings(settings.backend)).close()
     except IndexUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     # The answer path users get: the LLM when CITELINE_LLM_BASE_URL is set.
     with err.status("loading the index and the model...", spinner="dots"):
         service = AnswerService.from_settings(settings, mode=mode)
     if service.index_error is not None:
         service.close()
-        raise _fail(service.index_error)
+        raise fail(service.index_error)
     try:
         with err.status(f"asking {len(items)} questions...", spinner="dots"):
             report = evaluate_qa(service, items, top_k)

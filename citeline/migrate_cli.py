@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+from citeline.console import err, fail, out
+from citeline.console import settings as settings_for
 
 
 def migrate(
@@ -49,17 +43,13 @@ def migrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines")] = False,
 ) -> None:
     """Copy the index's vectors to another backend, without re-embedding, and switch to it."""
-    from citeline.settings import SettingsError, load_settings
     from index.store import Index, IndexUnavailable, IndexWriter
     from index.vector_store import BACKENDS, BackendConfig
 
     if to not in BACKENDS:
-        raise _fail(f"--to must be one of {', '.join(BACKENDS)}, not {to!r}")
+        raise fail(f"--to must be one of {', '.join(BACKENDS)}, not {to!r}")
     target: Literal["faiss", "qdrant"] = "qdrant" if to == "qdrant" else "faiss"
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
+    settings = settings_for()
     root = index or settings.index
     config = BackendConfig.from_settings(settings.backend)
     if qdrant_url or qdrant_path:
@@ -101,7 +91,7 @@ def migrate(
             copied = writer.chunk_count
             new = writer.commit()
     except IndexUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     seconds = time.perf_counter() - started
     summary = {
         "migrated": True,

@@ -395,6 +395,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_question_chars: int = Field(2000, ge=10, description="Longest accepted question/query")
+    feedback_db: Path | None = Field(
+        None,
+        description="SQLite file for the chat page's thumbs up/down; "
+        "unset = feedback.sqlite3 beside the index folder",
+    )
     embed_threads: int | None = Field(
         None,
         description="torch threads for the embedder; unset = 1 in the server "

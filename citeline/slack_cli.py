@@ -6,7 +6,6 @@ slack_bolt is imported only when this command runs.
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -14,14 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+from citeline.console import err, fail, setup_logging
+from citeline.console import settings as settings_for
 
 
 def slack(
@@ -36,14 +30,8 @@ def slack(
 
     Needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; with a public URL use `citeline serve` instead.
     """
-    from citeline.settings import SettingsError, load_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-    if index is not None:
-        settings.index = index
+    settings = settings_for(index)
     slack_settings = settings.slack
     missing = [
         name
@@ -54,7 +42,7 @@ def slack(
         if value is None or not value.get_secret_value().strip()
     ]
     if missing:
-        raise _fail(
+        raise fail(
             f"{' and '.join(missing)} not set. Create the app from slackbot/manifest.yaml, "
             "install it, then export the Bot User OAuth Token (xoxb-...) and an "
             "App-Level Token with connections:write (xapp-...)."
@@ -62,11 +50,11 @@ def slack(
     if not str(slack_settings.app_token and slack_settings.app_token.get_secret_value()).startswith(
         "xapp-"
     ):
-        raise _fail("SLACK_APP_TOKEN must be an App-Level Token (it starts with xapp-)")
+        raise fail("SLACK_APP_TOKEN must be an App-Level Token (it starts with xapp-)")
 
     from slack_sdk.errors import SlackApiError
 
-    from answer.answering import AnswerService
+    from answer.service import AnswerService
     from index.store import Index, IndexUnavailable
     from index.vector_store import BackendConfig
     from slackbot.socket import socket_mode_handler
@@ -75,17 +63,13 @@ def slack(
         # Fail before the slow model load.
         Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
     except IndexUnavailable as exc:
-        raise _fail(str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
-    )
+        raise fail(str(exc)) from None
+    setup_logging(settings.log_level)
     with err.status("loading the embedding model...", spinner="dots"):
         service = AnswerService.from_settings(settings)
     if service.index_error is not None:
         service.close()
-        raise _fail(service.index_error)
+        raise fail(service.index_error)
     err.print(service.describe(), highlight=False)
     handler = socket_mode_handler(
         slack_settings, lambda: service, max_question_chars=settings.max_question_chars
@@ -94,7 +78,7 @@ def slack(
         handler.connect()
     except SlackApiError as exc:
         service.close()
-        raise _fail(f"Slack refused the connection: {exc.response.get('error')}") from None
+        raise fail(f"Slack refused the connection: {exc.response.get('error')}") from None
     err.print(
         f"Slack: Socket Mode on (index {settings.index}); answering mentions, DMs and /ask. "
         "Ctrl-C stops.",

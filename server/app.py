@@ -10,16 +10,17 @@ from contextlib import asynccontextmanager
 import faiss
 from fastapi import FastAPI
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService
 from citeline.settings import Settings, load_settings
 from index.embedder import Embedder
 from server import documents as writes
 from server import errors, protection
+from server.feedback import FeedbackStore, default_path
 from server.metrics import metrics_of
 from server.routes import answers as answer_routes
 from server.routes import documents as document_routes
-from server.routes import health, openai_compat, page, retrieval
+from server.routes import feedback, health, openai_compat, page, retrieval
 from slackbot import install_slack
 
 log = logging.getLogger("citeline.server")
@@ -70,10 +71,12 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     )
     app.state.settings = settings
     app.state.answers = None
+    app.state.feedback = FeedbackStore(settings.feedback_db or default_path(settings.index))
     errors.install(app)
     app.include_router(health.router)
     app.include_router(retrieval.router)
     app.include_router(answer_routes.router)
+    app.include_router(feedback.router)
     app.include_router(openai_compat.router)
     app.include_router(document_routes.router)
     app.include_router(page.router)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService, too_long
 from citeline.settings import Settings
 
 
@@ -31,6 +31,24 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+class QuestionLimit:
+    """Refuses a question (or query) longer than CITELINE_MAX_QUESTION_CHARS with a 422
+    saying by how much; routes call it on the text they answer."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, text: str, what: str = "question") -> None:
+        problem = too_long(text, self.limit, what)
+        if problem:
+            raise HTTPException(422, problem)
+
+
+def get_question_limit(request: Request) -> QuestionLimit:
+    return QuestionLimit(get_settings(request).max_question_chars)
+
+
 AnswerSvc = Annotated[AnswerService, Depends(get_answers)]
 Served = Annotated[Searcher, Depends(get_searcher)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+LengthLimit = Annotated[QuestionLimit, Depends(get_question_limit)]

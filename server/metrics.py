@@ -80,6 +80,12 @@ class Metrics:
             ["reason"],  # auth, rate_limit, body_too_large
             registry=r,
         )
+        self.feedback = Counter(
+            "citeline_feedback",
+            "Thumbs up/down given to answers (POST /v1/feedback)",
+            ["vote"],
+            registry=r,
+        )
         self.retrieval = Histogram(
             "citeline_retrieval_duration_seconds",
             "Retrieval time (question embedding + search)",

@@ -27,8 +27,8 @@ import anyio
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService
 from index.store import CURRENT, IndexUnavailable
 from server.metrics import Metrics
 from server.schemas import ErrorResponse

@@ -99,6 +99,9 @@ class AskResponse(BaseModel):
     answerer: Literal["extractive", "llm"] = Field(
         "extractive", description="llm when an LLM wrote the answer, else extractive"
     )
+    model: str | None = Field(
+        None, description="The LLM's name (CITELINE_LLM_MODEL) when it wrote the answer"
+    )
     fallback_reason: str | None = Field(
         None, description="Why the LLM was not used for this answer, when one is configured"
     )
@@ -158,11 +161,45 @@ class Ready(BaseModel):
     chunks: int
     generation: str
     embedder: str
+    max_question_chars: int = Field(
+        MAX_TEXT, description="Longest question accepted (CITELINE_MAX_QUESTION_CHARS)"
+    )
 
 
 class NotReady(BaseModel):
     ready: bool = False
     error: str = Field(description="Why the index is not loaded, naming the file")
+
+
+class FeedbackCitation(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    n: StrictInt = Field(ge=1, description="The citation's number in the answer")
+    doc_id: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    quote: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    start: StrictInt | None = Field(None, ge=0)
+    end: StrictInt | None = Field(None, ge=0)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: Text = Field(description="The (standalone) question the answer answered")
+    answer: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)
+    ] = Field(description="The answer as shown, with its [n] markers")
+    citations: list[FeedbackCitation] = Field(
+        max_length=50, description="The answer's citations (empty for a refusal)"
+    )
+    vote: Literal["up", "down"]
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = (
+        Field(None, description="What was wrong (or right), in the reader's words")
+    )
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    vote: Literal["up", "down"]
 
 
 class ErrorResponse(BaseModel):

@@ -29,6 +29,10 @@ ABSTAINED = (
     "Try asking with other words, or about something the articles cover."
 )
 FAILED = "Sorry, something went wrong while answering; the error has been logged."
+# The chat page's words (server/static/app.js) for an LLM answer that fell back.
+FELL_BACK = (
+    "The language model could not be used ({reason}), so this answer quotes the articles directly."
+)
 
 
 def escape(text: str) -> str:
@@ -107,6 +111,10 @@ def answer_message(
     lines = [_text(source_line(c)) for c in answer.citations]
     for i in range(0, len(lines), CONTEXT_ELEMENTS):
         blocks.append({"type": "context", "elements": lines[i : i + CONTEXT_ELEMENTS]})
+    if answer.fallback_reason:
+        # As the chat page does: say why these are quotes and not the LLM's answer.
+        note = FELL_BACK.format(reason=shorten(answer.fallback_reason, 200))
+        blocks.append({"type": "context", "elements": [_text(f"_{escape(note)}_")]})
     return escape(clip(answer.answer, FALLBACK_CHARS)), blocks
 
 

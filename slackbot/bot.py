@@ -34,8 +34,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from answer.answering import AnswerService
 from answer.condense import Turn
+from answer.service import AnswerService, too_long
 from citeline.settings import SlackSettings
 from slackbot import blocks
 
@@ -207,12 +207,7 @@ class SlackBot:
         """Why this question cannot be answered, or None."""
         if not question:
             return USAGE
-        if len(question) > self.max_question_chars:
-            return (
-                f"That question is {len(question)} characters long; the limit is "
-                f"{self.max_question_chars}. Shorten it."
-            )
-        return None
+        return too_long(question, self.max_question_chars, "That question")
 
     def answer(
         self,
@@ -233,6 +228,7 @@ class SlackBot:
                 "condensed": standalone != question,
                 "abstained": result.abstained,
                 "answerer": result.answerer,
+                "fallback_reason": result.fallback_reason,
             },
         )
         return blocks.answer_message(

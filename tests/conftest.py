@@ -3,22 +3,19 @@ a real ``citeline serve`` process on 127.0.0.1, and the vector backends."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService
 from citeline.settings import BackendSettings, LLMSettings, Settings
 from index.embedder import Embedder
 from index.vector_store import BackendConfig
+from tests.launcher import free_port, serving, start_server
+
+__all__ = ["free_port", "start_server"]  # the launcher's, where older imports find them
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -75,56 +72,7 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     return index_dir
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    index_dir: Path, log_path: Path, env: dict[str, str] | None = None, port: int | None = None
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``citeline serve`` (on ``port`` or a free one) and wait until /readyz answers."""
-    port = port or free_port()
-    log = open(log_path, "wb")  # noqa: SIM115 - closed by the process owner
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "citeline.cli",
-            "serve",
-            "--index",
-            str(index_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    proc.kill()
-    raise RuntimeError(f"server did not become ready: {log_path.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def server_url(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_server(seed_index, tmp_path_factory.mktemp("logs") / "server.log")
-    try:
+    with serving(seed_index, tmp_path_factory.mktemp("logs") / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -9,7 +9,6 @@ what the server would return, not a lab setup.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from citeline.evaluation.jsonl import records
 from citeline.evaluation.metrics import evaluate_run, percentile
 from index.embedder import Embedder
 from index.retrieval import FusionSettings, Mode, Retriever
@@ -41,20 +41,6 @@ class BeirData:
     qrels: dict[str, dict[str, int]]
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BeirError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise BeirError(f"{path}:{n}: expected a JSON object")
-            yield n, record
-
-
 def load_beir(folder: Path, split: str = "test") -> BeirData:
     corpus, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
     qrels_path = folder / "qrels" / f"{split}.tsv"
@@ -74,7 +60,7 @@ def load_beir(folder: Path, split: str = "test") -> BeirData:
                 raise BeirError(f"{qrels_path}:{n}: expected query-id, corpus-id, score")
             qrels.setdefault(parts[0], {})[parts[1]] = int(parts[-1])
     queries: dict[str, str] = {}
-    for n, record in _jsonl(queries_path):
+    for n, record in records(queries_path, BeirError):
         qid, text = record.get("_id"), record.get("text")
         if qid is None or not isinstance(text, str):
             raise BeirError(f"{queries_path}:{n}: a query needs '_id' and 'text'")

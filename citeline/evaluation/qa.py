@@ -13,7 +13,6 @@ correctly when the quotes the answer cites contain a gold answer.
 
 from __future__ import annotations
 
-import json
 import re
 import string
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from answer.extractive import Answer
+from citeline.evaluation.jsonl import records
 from citeline.evaluation.metrics import percentile
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -54,25 +54,16 @@ class QaItem:
 
 def load_qa_set(path: Path) -> list[QaItem]:
     items: list[QaItem] = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise QaSetError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise QaSetError(f"{path}:{n}: expected a JSON object")
-            question, answers = record.get("question"), record.get("answers")
-            if not isinstance(question, str) or not question.strip():
-                raise QaSetError(f"{path}:{n}: 'question' must be a non-empty string")
-            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-                raise QaSetError(f"{path}:{n}: 'answers' must be a list of strings")
-            gold = record.get("gold_doc_id")
-            if gold is not None and not isinstance(gold, str | int):
-                raise QaSetError(f"{path}:{n}: 'gold_doc_id' must be a string")
-            items.append(QaItem(question.strip(), answers, None if gold is None else str(gold)))
+    for n, record in records(path, QaSetError):
+        question, answers = record.get("question"), record.get("answers")
+        if not isinstance(question, str) or not question.strip():
+            raise QaSetError(f"{path}:{n}: 'question' must be a non-empty string")
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise QaSetError(f"{path}:{n}: 'answers' must be a list of strings")
+        gold = record.get("gold_doc_id")
+        if gold is not None and not isinstance(gold, str | int):
+            raise QaSetError(f"{path}:{n}: 'gold_doc_id' must be a string")
+        items.append(QaItem(question.strip(), answers, None if gold is None else str(gold)))
     if not items:
         raise QaSetError(f"{path} holds no questions")
     return items

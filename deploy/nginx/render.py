@@ -22,7 +22,7 @@ TEMPLATE = Path(__file__).resolve().with_name("citeline.conf")
 # The passive health check of every replica (docker-compose.yml's
 # NGINX_UPSTREAM_SERVERS uses the same; tests/deploy/test_compose.py checks it).
 SERVER_PARAMS = "max_fails=2 fail_timeout=5s"
-DEFAULT_MAX_BODY_BYTES = 256 * 1024  # server/protection/settings.py's default
+DEFAULT_MAX_BODY_BYTES = 256 * 1024  # CITELINE_MAX_BODY_BYTES's default (citeline/settings.py)
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 

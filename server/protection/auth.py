@@ -10,7 +10,7 @@ Routes open without a key, and why:
   person for a key (server/static/app.js shows a key prompt on a 401 and then
   sends ``Authorization: Bearer`` with every API call). They serve fixed files only.
 - ``POST /slack/events``: Slack cannot send our key; every request there is checked
-  against the Slack signing secret instead (server/slack/http.py).
+  against the Slack signing secret instead (slackbot/http.py).
 """
 
 from __future__ import annotations

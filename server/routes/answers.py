@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
-from answer.answers import Answer
 from answer.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
-from server.deps import AnswerSvc, AppSettings, Served
+from answer.models import Answer
+from server.deps import AnswerSvc, AppSettings, LengthLimit, Served
 from server.schemas import (
     AskRequest,
     AskResponse,
@@ -37,22 +37,19 @@ router = APIRouter(prefix="/v1", tags=["answers"], responses={422: {"model": Err
 STREAM_DOC = {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream"}
 
 
-def check_length(text: str, settings: AppSettings, field: str) -> None:
-    if len(text) > settings.max_question_chars:
-        raise HTTPException(
-            422,
-            f"{field} is {len(text)} characters long; the limit is "
-            f"{settings.max_question_chars}. Shorten it.",
-        )
-
-
-def answer_body(answer: Answer) -> dict[str, Any]:
-    """The JSON shape of an answer: AskResponse's fields."""
+def answer_body(answer: Answer, llm_model: str | None = None) -> dict[str, Any]:
+    """The JSON shape of an answer: AskResponse's fields. ``llm_model``: the configured
+    model's name, reported as ``model`` when the LLM wrote this answer."""
     data = asdict(answer)
     for c in data["citations"]:
         c.pop("score", None)
     data.pop("confidence", None)
+    data["model"] = llm_model if answer.answerer == "llm" else None
     return data
+
+
+def llm_model(settings: AppSettings) -> str | None:
+    return settings.llm.model if settings.llm.base_url else None
 
 
 def _sse(event: str, data: dict[str, Any]) -> dict[str, str]:
@@ -60,7 +57,9 @@ def _sse(event: str, data: dict[str, Any]) -> dict[str, str]:
 
 
 async def sse_events(
-    events: AsyncIterator[StreamEvent], extra: dict[str, Any] | None = None
+    events: AsyncIterator[StreamEvent],
+    extra: dict[str, Any] | None = None,
+    model: str | None = None,
 ) -> AsyncIterator[dict[str, str]]:
     """StreamEvents as SSE; any failure becomes an ``error`` event, never a cut connection."""
     try:
@@ -68,7 +67,7 @@ async def sse_events(
             if isinstance(event, TokenEvent):
                 yield _sse("token", {"text": event.text})
             elif isinstance(event, FinalEvent):
-                yield _sse("citations", {**answer_body(event.answer), **(extra or {})})
+                yield _sse("citations", {**answer_body(event.answer, model), **(extra or {})})
             elif isinstance(event, ErrorEvent):
                 yield _sse("error", {"error": event.message})
     except Exception as exc:  # the client must hear about it, whatever it was
@@ -83,13 +82,15 @@ async def sse_events(
     responses={200: STREAM_DOC},
     summary="A short answer with cited quotes (SSE when stream is true)",
 )
-async def ask(body: AskRequest, _: Served, answers: AnswerSvc, settings: AppSettings) -> Any:
-    check_length(body.question, settings, "question")
+async def ask(
+    body: AskRequest, _: Served, answers: AnswerSvc, limit: LengthLimit, settings: AppSettings
+) -> Any:
+    limit(body.question)
     if body.stream:
-        return EventSourceResponse(
-            sse_events(answers.stream(body.question, body.top_k, mode=body.mode)), ping=15
-        )
-    return answer_body(await answers.ask(body.question, body.top_k, mode=body.mode))
+        events = answers.stream(body.question, body.top_k, mode=body.mode)
+        return EventSourceResponse(sse_events(events, model=llm_model(settings)), ping=15)
+    answer = await answers.ask(body.question, body.top_k, mode=body.mode)
+    return answer_body(answer, llm_model(settings))
 
 
 @router.post(
@@ -98,18 +99,22 @@ async def ask(body: AskRequest, _: Served, answers: AnswerSvc, settings: AppSett
     responses={200: STREAM_DOC},
     summary="Answer the last message of a conversation; follow-ups are made standalone first",
 )
-async def chat(body: ChatRequest, _: Served, answers: AnswerSvc, settings: AppSettings) -> Any:
-    check_length(body.messages[-1].content, settings, "question")
+async def chat(
+    body: ChatRequest, _: Served, answers: AnswerSvc, limit: LengthLimit, settings: AppSettings
+) -> Any:
+    limit(body.messages[-1].content)
     messages = [m.model_dump() for m in body.messages]
     question = await answers.condense(messages)
-    check_length(question, settings, "the condensed question")
+    limit(question, "the condensed question")
     extra = {"condensed_question": question}
     if body.stream:
 
         async def events() -> AsyncIterator[dict[str, str]]:
             yield _sse("question", extra)
-            async for e in sse_events(answers.stream(question, body.top_k, mode=body.mode), extra):
+            stream = answers.stream(question, body.top_k, mode=body.mode)
+            async for e in sse_events(stream, extra, llm_model(settings)):
                 yield e
 
         return EventSourceResponse(events(), ping=15)
-    return {**answer_body(await answers.ask(question, body.top_k, mode=body.mode)), **extra}
+    answer = await answers.ask(question, body.top_k, mode=body.mode)
+    return {**answer_body(answer, llm_model(settings)), **extra}

@@ -33,4 +33,6 @@ async def readyz(request: Request) -> Ready | JSONResponse:
         chunks=index.chunk_count,
         generation=manifest.generation,
         embedder=manifest.embedder,
+        # The page's question counter shows this limit (readyz needs no key).
+        max_question_chars=request.app.state.settings.max_question_chars,
     )

@@ -16,11 +16,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sse_starlette import EventSourceResponse
 
-from answer.answering import AnswerService
-from answer.answers import Answer
 from answer.generative import ErrorEvent, FinalEvent, TokenEvent
+from answer.models import Answer
+from answer.service import AnswerService
 from index.tokens import count_tokens
-from server.deps import AnswerSvc, AppSettings, Served
+from server.deps import AnswerSvc, LengthLimit, Served
 from server.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -30,7 +30,7 @@ from server.openai_schemas import (
     ModelList,
     Usage,
 )
-from server.routes.answers import answer_body, check_length
+from server.routes.answers import answer_body
 
 MODEL_ID = "citeline"
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -64,7 +64,7 @@ def models() -> ModelList:
     summary="OpenAI chat completions: the answer with its sources",
 )
 async def chat_completions(
-    body: ChatCompletionRequest, _: Served, answers: AnswerSvc, settings: AppSettings
+    body: ChatCompletionRequest, _: Served, answers: AnswerSvc, limit: LengthLimit
 ) -> Any:
     # System messages from the client are not instructions to Citeline's answerer.
     messages = [
@@ -75,7 +75,7 @@ async def chat_completions(
     if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"].strip():
         raise HTTPException(422, "the last message must be a non-empty user message")
     question = await answers.condense(messages)
-    check_length(question, settings, "the question")
+    limit(question, "the question")
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         return EventSourceResponse(_stream(answers, question, cid, created), ping=15)

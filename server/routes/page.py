@@ -18,6 +18,7 @@ _ASSETS: dict[str, str] = {
     "app.js": "text/javascript; charset=utf-8",
     "articles.js": "text/javascript; charset=utf-8",
     "articles.css": "text/css; charset=utf-8",
+    "markdown.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

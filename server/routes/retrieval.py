@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from server.deps import AnswerSvc, AppSettings, Served
+from server.deps import AnswerSvc, LengthLimit, Served
 from server.schemas import (
     DocumentResponse,
     ErrorResponse,
@@ -14,20 +14,11 @@ from server.schemas import (
 router = APIRouter(prefix="/v1", responses={422: {"model": ErrorResponse}})
 
 
-def _check_length(text: str, settings: AppSettings, field: str) -> None:
-    if len(text) > settings.max_question_chars:
-        raise HTTPException(
-            422,
-            f"{field} is {len(text)} characters long; the limit is "
-            f"{settings.max_question_chars}. Shorten it.",
-        )
-
-
 @router.post("/search", response_model=SearchResponse, summary="Passages most similar to a query")
 def search(
-    body: SearchRequest, _: Served, answers: AnswerSvc, settings: AppSettings
+    body: SearchRequest, _: Served, answers: AnswerSvc, limit: LengthLimit
 ) -> SearchResponse:
-    _check_length(body.query, settings, "query")
+    limit(body.query, "query")
     hits = answers.search(body.query, body.top_k, body.filters, body.mode)
     return SearchResponse(
         results=[

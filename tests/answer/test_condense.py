@@ -1,4 +1,4 @@
-"""The follow-up condensation heuristic (server/slack/condense.py)."""
+"""The follow-up condensation heuristic (answer/condense.py)."""
 
 from __future__ import annotations
 

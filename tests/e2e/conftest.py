@@ -1,13 +1,14 @@
 """Browser tests: Debian's chromium driven by Playwright against a real server.
 
-The index holds the seed article plus a hostile article written here, whose text,
-title and url carry markup and a javascript: url; the page must show all of it as text.
+The index holds the seed article, a hostile article written here, whose text, title
+and url carry markup and a javascript: url (the page must show all of it as text), and
+a plain news page with a web address and a date but no site name (the page must name
+its publisher by the address's host).
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Playwright, sync_playwright
 
 from index.embedder import Embedder
-from tests.conftest import ROOT, SEED_DIR, free_port, require_shared, start_server
+from tests.conftest import ROOT, SEED_DIR, require_shared
+from tests.launcher import free_port, serving
+from tests.llm.conftest import LlamaServer, gguf_model, llama, llm_env  # noqa: F401 - fixtures
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,28 +57,38 @@ inspectors complained about their condition for three years.</p>
 """
 
 
+# A page with a canonical web address and a date, but no og:site_name.
+FERRY_ARTICLE = """<!doctype html>
+<html><head>
+<title>Night ferry to Quillport resumes</title>
+<link rel="canonical" href="https://www.harbour-news.example/ferry-resumes">
+<meta property="article:published_time" content="2024-05-03T08:00:00Z">
+</head><body><article>
+<h1>Night ferry to Quillport resumes</h1>
+<p>The night ferry between Zorblax and Quillport resumed sailing on Friday after a
+winter pause, the operator said, with two crossings each week until October.</p>
+<p>Tickets for the Quillport night ferry cost 40 crowns, and cabins must be booked a
+week ahead because the ship carries only twelve of them.</p>
+</article></body></html>
+"""
+
+
 @pytest.fixture(scope="session")
 def e2e_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     from ingest.pipeline import Ingestor
 
     hostile = tmp_path_factory.mktemp("hostile")
     (hostile / "zorblax-harbour-report.html").write_text(XSS_ARTICLE, encoding="utf-8")
+    (hostile / "quillport-ferry.html").write_text(FERRY_ARTICLE, encoding="utf-8")
     index_dir = tmp_path_factory.mktemp("e2e") / "index"
     summary = Ingestor(embedder, index_dir).run([require_shared(SEED_DIR), hostile])
-    assert summary.added == 2 and summary.committed, summary
+    assert summary.added == 3 and summary.committed, summary
     return index_dir
 
 
 def _serve(index_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    proc, url = start_server(index_dir, log_path, env)
-    try:
+    with serving(index_dir, log_path, env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +103,28 @@ def dead_llm_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -
     env = {"CITELINE_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}
     log_path = tmp_path_factory.mktemp("e2e-logs") / "dead-llm-server.log"
     yield from _serve(e2e_index, log_path, env)
+
+
+@pytest.fixture(scope="session")
+def short_limit_server(e2e_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server with a lower question limit than the documented 2,000."""
+    log_path = tmp_path_factory.mktemp("e2e-logs") / "short-limit-server.log"
+    yield from _serve(e2e_index, log_path, {"CITELINE_MAX_QUESTION_CHARS": str(SHORT_LIMIT)})
+
+
+SHORT_LIMIT = 300
+
+
+@pytest.fixture(scope="session")
+def llm_page_server(
+    llama: LlamaServer,  # noqa: F811 - the fixture imported above
+    e2e_index: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The real server answering with the real local LLM (llama.cpp + SmolLM2), allowed
+    long answers so that a stream lasts long enough to be stopped part-way."""
+    log_path = tmp_path_factory.mktemp("e2e-logs") / "llm-server.log"
+    yield from _serve(e2e_index, log_path, llm_env(llama.url, CITELINE_LLM_ANSWER_TOKENS="300"))
 
 
 KEY = "e2e-test-key-0123456789"

@@ -31,9 +31,9 @@ def test_articles_are_listed_searchable_and_shown_as_text(open_page: OpenPage) -
     page = session.page
     page.get_by_role("button", name="Articles").click()
     status = page.locator("#articles-status")
-    expect(status).to_have_text("2 articles indexed")
+    expect(status).to_have_text("3 articles indexed")
     items = page.locator("#articles-list li")
-    expect(items).to_have_count(2)
+    expect(items).to_have_count(3)
     # The hostile title is text, never markup: no image element, no alert.
     expect(page.locator("#articles-list")).to_contain_text("<img src=x onerror=alert(2)>")
     assert page.locator("#articles-list img").count() == 0
@@ -57,7 +57,7 @@ def test_admin_uploads_a_file_from_the_view(
     page.evaluate(f"localStorage.setItem('citeline.apiKey', '{ADMIN}')")
     page.reload()
     page.get_by_role("button", name="Articles").click()
-    expect(page.locator("#articles-status")).to_have_text("2 articles indexed")
+    expect(page.locator("#articles-status")).to_have_text("3 articles indexed")
     note = tmp_path / "tide-notes.txt"
     note.write_text(
         "Tide notes\n\nThe spring tide at Skerry Point reached 4.2 metres on "
@@ -68,6 +68,6 @@ def test_admin_uploads_a_file_from_the_view(
     expect(page.locator("#articles-add-status")).to_have_text(
         "Added 1, updated 0, unchanged 0.", timeout=60_000
     )
-    expect(page.locator("#articles-status")).to_have_text("3 articles indexed", timeout=30_000)
+    expect(page.locator("#articles-status")).to_have_text("4 articles indexed", timeout=30_000)
     expect(page.locator("#articles-list")).to_contain_text("Tide notes")
     assert session.dialogs == []

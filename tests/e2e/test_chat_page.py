@@ -140,7 +140,7 @@ def test_page_and_assets_come_from_the_app(page_server: str) -> None:
 def test_answer_with_clickable_citation_and_highlighted_quote(open_page: OpenPage) -> None:
     s = open_page(permissions=["clipboard-read", "clipboard-write"])
     page = s.page
-    expect(page.locator("#index-status")).to_contain_text("2 articles")
+    expect(page.locator("#index-status")).to_contain_text("3 articles")
     expect(page.locator("#question")).to_be_focused()
     s.shot("01-empty")
 
@@ -182,7 +182,7 @@ def test_answer_with_clickable_citation_and_highlighted_quote(open_page: OpenPag
     chip.click()
     panel = page.locator("#source-panel")
     expect(panel).to_be_visible()
-    expect(panel.locator("#source-kicker")).to_have_text("Source 1")
+    expect(panel.locator("#source-kicker")).to_have_text("Answer 1 · Source 1")
     mark = panel.locator("mark")
     expect(mark).to_have_count(1)
     expect(mark).to_have_text(first["quote"])
@@ -272,16 +272,17 @@ def test_hostile_article_renders_as_text(open_page: OpenPage) -> None:
         "Zorblax harbour report <img src=x onerror=alert(2)>"
     )
     # The page names javascript:alert(3) as its canonical url: ingest keeps only http(s)
-    # urls, so it is never stored, shown or linked.
-    expect(panel.locator("#source-link")).not_to_contain_text("javascript")
+    # urls, so it is never stored, shown or linked; no file path is shown either.
     expect(panel.locator("#source-link a")).to_have_count(0)
+    expect(panel.locator("#source-link")).not_to_contain_text("javascript:")
+    expect(panel.locator("#source-meta")).not_to_contain_text(".html")
     panel.locator("#source-more").click()
     expect(panel.locator("#source-body")).to_contain_text("<script>alert(1)</script>")
     page.wait_for_timeout(500)  # time for any injected handler or script to fire
     s.shot("06-hostile-article")
 
     found = injected_markup(page)
-    assert found["scripts"] == ["static/app.js", "static/articles.js"], found
+    assert found["scripts"] == ["static/markdown.js", "static/app.js", "static/articles.js"], found
     assert found["images"] == ["static/favicon.svg"], found
     assert found["handlers"] == [] and found["js_links"] == [] and found["bold"] == 0, found
     assert s.dialogs == []
@@ -436,7 +437,7 @@ def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> N
 
     def record(request: Request) -> None:
         path = urlsplit(request.url).path
-        if path in ("/openapi.json", "/v1/ask"):
+        if path in ("/openapi.json", "/v1/ask", "/v1/chat"):
             body = request.post_data_json if request.method == "POST" else {}
             sent.append((path, request.headers.get("authorization"), bool(body.get("stream"))))
 
@@ -468,11 +469,12 @@ def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> N
     ]
     assert page.evaluate("() => localStorage.getItem('citeline.apiKey')") == KEY
 
-    # Kept across a reload: the next question goes straight through.
+    # Kept across a reload: the next question goes straight through (as a follow-up:
+    # the conversation is kept across the reload too).
     page.reload()
     sent.clear()
     ask(s, GAZPROM)
-    assert sent == [("/openapi.json", bearer, False), ("/v1/ask", bearer, True)]
+    assert sent == [("/openapi.json", bearer, False), ("/v1/chat", bearer, True)]
     forget = page.get_by_role("button", name="Forget API key")
     expect(forget).to_be_visible()
     forget.click()
@@ -549,7 +551,8 @@ def test_streamed_answer_then_a_follow_up_through_chat(
     assert chat_final["condensed_question"] == condensed
 
     expect(follow).to_have_attribute("data-state", "answered")
-    expect(understood).to_have_text(f"Understood as: {condensed}")
+    expect(understood.locator("q")).to_have_text(condensed)
+    expect(understood).to_contain_text(f"Understood as: {condensed}")
     expect(follow.locator(".answer-text")).to_contain_text("Gazprom-SOCAR deal")
     # The conversation mattered: asked alone, the same words find other passages.
     alone = httpx.post(s.url + "/v1/ask", json={"question": WHY}, timeout=60).json()
@@ -660,7 +663,7 @@ def test_llm_only_stream_shapes_simulated(open_page: OpenPage) -> None:
     weak = text.locator("button.chip-weak")
     expect(weak).to_have_count(1)
     expect(weak).to_have_attribute("data-n", "2")
-    expect(weak).to_have_attribute("aria-label", re.compile(r"^Source 2, weak support"))
+    expect(weak).to_have_attribute("aria-label", re.compile(r"^Answer 1, source 2, weak support"))
     s.shot("16-llm-unsupported")
 
     follow = ask(s, "And when was it signed?")

@@ -60,6 +60,7 @@ def test_generated_answer_has_verified_citations(llm_citeline: str) -> None:
     with httpx.Client(base_url=llm_citeline, timeout=400) as client:
         body = client.post("/v1/ask", json={"question": QUESTION}).json()
         assert body["answerer"] == "llm", body["fallback_reason"]
+        assert body["model"] == "smollm2"  # the page's "Written by smollm2" label
         assert body["answer"].strip()
         assert_citations_consistent(client, body)
 
@@ -73,7 +74,7 @@ def test_stream_event_order(llm_citeline: str) -> None:
         assert names[0] == "token" and names[-2:] == ["citations", "done"]
         assert set(names[:-2]) == {"token"}
         final = events[-2][1]
-        assert final["answerer"] == "llm"
+        assert final["answerer"] == "llm" and final["model"] == "smollm2"
         streamed = "".join(str(d["text"]) for n, d in events if n == "token")
         assert streamed.strip()
         assert_citations_consistent(client, final)
@@ -142,7 +143,7 @@ def test_injected_orders_never_reach_the_llm(
 ) -> None:
     """Articles that order the model to reply HACKED, retrieved as sources for the
     questions they target: the sentences giving orders are left out of the prompt
-    (server/injection.py), so the real model's answers never carry the payload."""
+    (answer/injection.py), so the real model's answers never carry the payload."""
     for name, text in ((PLAIN, PLAIN_TEXT), (TARGETED, TARGETED_TEXT)):
         articles.write(tmp_path / "articles", name, text)
     index_dir = tmp_path / "index"

@@ -7,14 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import ROOT, SHARED, free_port
+from tests.conftest import ROOT, SHARED
+from tests.launcher import serving
 
 # Strong enough for ProtectionSettings (>= 16 characters); for tests only.
 TEST_KEY = "test-key-0123456789abcdef"
@@ -63,47 +61,10 @@ def serve(
     index_dir: Path, log_path: Path, env: dict[str, str] | None = None, *, timeout: float = 180
 ) -> Iterator[str]:
     """A real ``citeline serve`` subprocess (protection settings from ``env``); yields its URL."""
-    port = free_port()
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "citeline.cli",
-            "serve",
-            "--index",
-            str(index_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=subprocess_env(env),
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: {log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become ready: {log_path.read_text()}")
-            time.sleep(0.25)
+    with serving(
+        index_dir, log_path, environ=subprocess_env(env), cwd=ROOT, timeout=timeout
+    ) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def citeline(

@@ -9,9 +9,6 @@ POST /v1/admin/reload once the file is repaired.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +16,17 @@ import httpx
 import pytest
 
 from index.store import CURRENT, Index, IndexUnavailable
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
+from tests.launcher import free_port, serve_command, start, stop
 from tests.protection.helpers import AUTH, TEST_KEY, copy_index, subprocess_env
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)
+        return True
+    except httpx.HTTPError:
+        return False
 
 
 def _generation(index_dir: Path) -> Path:
@@ -83,54 +89,30 @@ def test_server_over_a_damaged_index_stays_up_unready_and_recovers(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "citeline.cli",
-                "serve",
-                "--index",
-                str(index_dir),
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=subprocess_env({"CITELINE_API_KEYS": TEST_KEY, "CITELINE_RELOAD_INTERVAL": "0"}),
-            cwd=ROOT,
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                assert proc.poll() is None, (
-                    f"the server exited ({proc.returncode}) instead of reporting unready: "
-                    f"{log_path.read_text()}"
-                )
-                try:
-                    ready = httpx.get(f"{url}/readyz", timeout=2)
-                    break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.25)
-            assert ready.status_code == 503
-            assert ready.json()["ready"] is False
-            assert "vectors.faiss" in ready.json()["error"]
-            assert httpx.get(f"{url}/healthz").status_code == 200
-            search = httpx.post(f"{url}/v1/search", json={"query": "Gazprom"}, headers=AUTH)
-            assert search.status_code == 503 and "vectors.faiss" in search.json()["error"]
-            assert "vectors.faiss" in log_path.read_text()  # the startup error is logged
+    # Ready to test once /readyz answers at all: a 503 is what is expected.
+    proc = start(
+        serve_command(index_dir, port),
+        log_path,
+        lambda: _answers(f"{url}/readyz"),
+        env=subprocess_env({"CITELINE_API_KEYS": TEST_KEY, "CITELINE_RELOAD_INTERVAL": "0"}),
+        cwd=ROOT,
+        timeout=180,
+    )
+    try:
+        ready = httpx.get(f"{url}/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert ready.json()["ready"] is False
+        assert "vectors.faiss" in ready.json()["error"]
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        search = httpx.post(f"{url}/v1/search", json={"query": "Gazprom"}, headers=AUTH)
+        assert search.status_code == 503 and "vectors.faiss" in search.json()["error"]
+        assert "vectors.faiss" in log_path.read_text()  # the startup error is logged
 
-            shutil.copyfile(good, vectors)  # repaired in place: CURRENT did not change
-            reload = httpx.post(f"{url}/v1/admin/reload", headers=AUTH, timeout=120)
-            assert reload.status_code == 200, reload.text
-            assert httpx.get(f"{url}/readyz").json()["ready"] is True
-            search = httpx.post(f"{url}/v1/search", json={"query": "Gazprom"}, headers=AUTH)
-            assert search.status_code == 200 and search.json()["results"]
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        shutil.copyfile(good, vectors)  # repaired in place: CURRENT did not change
+        reload = httpx.post(f"{url}/v1/admin/reload", headers=AUTH, timeout=120)
+        assert reload.status_code == 200, reload.text
+        assert httpx.get(f"{url}/readyz").json()["ready"] is True
+        search = httpx.post(f"{url}/v1/search", json={"query": "Gazprom"}, headers=AUTH)
+        assert search.status_code == 200 and search.json()["results"]
+    finally:
+        stop(proc)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from answer.answering import AnswerService
 from answer.searcher import Searcher
+from answer.service import AnswerService
 from index.embedder import Embedder
 from ingest.pipeline import Ingestor
 from tests.conftest import SEED_DIR, answer_service, require_shared

@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from answer.searcher import Searcher
 from citeline.settings import Settings, SlackSettings
@@ -104,6 +106,28 @@ def slack_settings(standin: SlackStandIn, signing_secret: str) -> SlackSettings:
     )
 
 
+@contextmanager
+def serve_app(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn in a thread of this process on 127.0.0.1, once /readyz says
+    ready (in-process, so a test can read the app's log records)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the Citeline app did not start")
+            time.sleep(0.05)
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def citeline_url(
     seed_index: Path,
@@ -127,22 +151,10 @@ def citeline_url(
         env.delenv("SLACK_APP_TOKEN", raising=False)
         app = create_app(Settings(index=seed_index), searcher=qa)
         install_slack(app, settings=slack_settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the Citeline app did not start")
-        time.sleep(0.05)
-    assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
     try:
-        yield url
+        with serve_app(app) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         qa.index.close()
 
 

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from answer.answers import Answer
 from answer.citations import CitationVerifier
 from answer.condense import Condenser, Turn, as_messages
 from answer.extractive import ExtractiveAnswerer
 from answer.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
 from answer.llm import LLMClient, LLMConfig
+from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
 from answer.searcher import Searcher
 from index.embedder import Embedder
@@ -55,6 +55,14 @@ class Timings(Protocol):
     def observe_retrieval(self, mode: str, seconds: float) -> None: ...
 
     def observe_answer(self, answerer: str, seconds: float, *, abstained: bool) -> None: ...
+
+
+def too_long(text: str, limit: int, what: str = "question") -> str | None:
+    """Why a question longer than ``limit`` characters is refused (HTTP and Slack say
+    the same), or None."""
+    if len(text) <= limit:
+        return None
+    return f"{what} is {len(text)} characters long; the limit is {limit}. Shorten it."
 
 
 class NoIndex(IndexUnavailable):
