@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citeline.access_cli import collections_app, keys_app
 from citeline.console import err, fail, out, setup_logging
 from citeline.console import settings as settings_for
 from citeline.eval_cli import eval_app
@@ -49,6 +50,13 @@ def _mode(mode: str | None) -> Literal["dense", "bm25", "hybrid"] | None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt .md .html .jsonl")],
     index: IndexOpt = None,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            help="Collection under the --index root to ingest into (created if new) "
+            "[default: default, the root's own index]"
+        ),
+    ] = None,
     max_tokens: Annotated[int, typer.Option(help="Passage size in cl100k tokens")] = 200,
     overlap: Annotated[int, typer.Option(help="Sentences shared by neighbouring passages")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
@@ -89,6 +97,13 @@ def ingest(
 
     settings = settings_for(index)
     backend = BackendConfig.from_settings(settings.backend)
+    if collection is not None:
+        from index.collections import CollectionError, Registry
+
+        try:
+            settings.index = Registry(settings.index).path_of(collection)
+        except CollectionError as exc:
+            raise fail(str(exc)) from None
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
     cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if ray or ray_address:
@@ -290,6 +305,8 @@ app.command()(slack)
 app.command()(migrate)
 app.add_typer(eval_app, name="eval")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(collections_app, name="collections")
+app.add_typer(keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

@@ -29,6 +29,11 @@ DOC_IDS = "doc_ids.json"
 PARAMS = {"method": "lucene", "k1": 1.2, "b": 0.75}
 
 
+def idf_of(n_docs: int, df: np.ndarray | int) -> np.ndarray | float:
+    """Lucene's BM25 IDF (what bm25s computes for method="lucene")."""
+    return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))  # type: ignore[no-any-return]
+
+
 class TermCounter:
     """Turns a document into (term ids, counts) over a growing vocabulary."""
 
@@ -116,7 +121,7 @@ class Bm25Index:
         used, cols = np.unique(term_ids, return_inverse=True)
         df = np.bincount(cols, minlength=len(used)).astype(np.float64)
         k1, b = float(PARAMS["k1"]), float(PARAMS["b"])  # type: ignore[arg-type]
-        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        idf = idf_of(n_docs, df)
         avg = doc_len.mean() if doc_len.mean() > 0 else 1.0
         weights = idf[cols] * tf / (k1 * ((1 - b) + b * doc_len[rows] / avg) + tf)
         # CSC by term: each column lists the documents containing that term.
@@ -196,6 +201,41 @@ class Bm25Index:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.doc_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    # -- several indexes as one -----------------------------------------------------
+
+    def term_stats(self, query_terms: list[str]) -> dict[str, int]:
+        """Document frequency of each query term that occurs here (for IDF over a union)."""
+        if self._model is None:
+            return {}
+        vocab, indptr = self._model.vocab_dict, self._model.scores["indptr"]
+        return {
+            t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) for t in set(query_terms) if t in vocab
+        }
+
+    def scores_with_idf(self, query_terms: list[str], idf: dict[str, float]) -> np.ndarray:
+        """Every document's BM25 score with each term's IDF replaced by ``idf[term]``.
+
+        The stored weights are ``idf_here(t) * tf_part(t, d)``; dividing by this index's
+        IDF and multiplying by the union's gives the score the document would have in one
+        index over the union (up to the length normalisation, which uses this index's
+        average document length). With ``idf`` computed from this index alone it equals
+        :meth:`scores`.
+        """
+        if self._model is None:
+            return np.zeros(0, dtype=np.float32)
+        n_docs = len(self.doc_ids)
+        out = np.zeros(n_docs, dtype=np.float32)
+        vocab = self._model.vocab_dict
+        data, indices, indptr = (self._model.scores[k] for k in ("data", "indices", "indptr"))
+        for t in query_terms:  # repeated terms count again, as bm25s does
+            col = vocab.get(t)
+            if col is None:
+                continue
+            start, end = int(indptr[col]), int(indptr[col + 1])
+            ratio = idf[t] / idf_of(n_docs, end - start)
+            np.add.at(out, indices[start:end], (data[start:end] * ratio).astype(np.float32))
+        return out
 
     def scores_of(self, scores: np.ndarray, doc_ids: list[str]) -> np.ndarray:
         """Entries of ``scores`` (from :meth:`scores`) for these documents (0 if unknown)."""

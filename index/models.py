@@ -58,6 +58,9 @@ DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
 class SearchHit:
     passage: Passage
     score: float
+    # The collection the passage came from (index/collections.py); None when one
+    # index was searched on its own.
+    collection: str | None = None
 
 
 @dataclass(frozen=True)
