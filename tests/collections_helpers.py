@@ -41,8 +41,13 @@ def subset_index(source: Path, target: Path, keep: set[str]) -> int:
     returns how many documents it holds."""
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".lock"))
+    return keep_only(target, keep)
+
+
+def keep_only(target: Path, keep: set[str]) -> int:
+    """A new generation of the index at ``target`` holding only documents in ``keep``."""
     gen = _current_generation(target)
-    assert gen is not None, f"{source} holds no index"
+    assert gen is not None, f"{target} holds no index"
     m = Manifest.load(gen / "manifest.json")
     writer = IndexWriter(
         target,
