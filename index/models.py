@@ -48,6 +48,9 @@ class Passage:
     url: str | None = None
     author: str | None = None
     date: str | None = None
+    # The collection the passage came from (index/collections.py); None when one
+    # index was searched on its own.
+    collection: str | None = None
 
 
 # Article fields a search may filter on (SQLite columns; Qdrant payload keys).
@@ -58,9 +61,10 @@ DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
 class SearchHit:
     passage: Passage
     score: float
-    # The collection the passage came from (index/collections.py); None when one
-    # index was searched on its own.
-    collection: str | None = None
+
+    @property
+    def collection(self) -> str | None:
+        return self.passage.collection
 
 
 @dataclass(frozen=True)

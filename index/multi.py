@@ -12,10 +12,10 @@ So the fusion of index/retrieval.py is computed over the union:
   union's best ``candidates * passages_per_document`` decide the dense candidates and
   the rescaling bounds, exactly as one index over the union would;
 - BM25: each term's IDF is recomputed from the union's document counts (the sum of each
-  collection's document frequency and size) and every collection scores with it
-  (:meth:`Bm25Index.scores_with_idf`); the union's best ``candidates`` decide the
-  keyword candidates and bounds. What stays per collection is the average document
-  length in BM25's length normalisation;
+  collection's document frequency and size), and the length normalisation uses the
+  union's average document length; every collection scores with them
+  (:meth:`Bm25Index.scores_with_idf`), so a document scores as in one index over the
+  union. The union's best ``candidates`` decide the keyword candidates and bounds;
 - every passage of every candidate document is then scored and rescaled with the
   union's bounds, and all are ranked together.
 
@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from index.bm25 import idf_of
-from index.models import SearchHit
+from index.models import Passage, SearchHit
 from index.normalize import terms
 from index.retrieval import MODES, FusionSettings, Mode, _rescale
 from index.store import Index
@@ -93,7 +93,7 @@ class MultiRetriever:
         for _, name, i in pairs:
             by_collection.setdefault(name, []).append(i)
         texts = {n: live[n].passages(ids) for n, ids in by_collection.items()}
-        return [SearchHit(texts[n][i], s, n) for s, n, i in pairs if i in texts[n]]
+        return [SearchHit(_tagged(texts[n][i], n), s) for s, n, i in pairs if i in texts[n]]
 
     def _keyword(
         self, live: Mapping[str, Index], query: str, filters: Mapping[str, Any] | None
@@ -105,9 +105,17 @@ class MultiRetriever:
             t: float(idf_of(n_docs, sum(s.get(t, 0) for s in stats.values())))
             for t in set(query_terms)
         }
+        lengths = {n: ix.document_lengths() for n, ix in live.items()}
+        known = [x for x in lengths.values() if x is not None]
+        # The union's average length, when every collection's lengths are known.
+        avgdl = (
+            float(sum(x.sum() for x in known) / max(1, sum(len(x) for x in known)))
+            if len(known) == len(lengths)
+            else None
+        )
         return {
             n: _Keyword(
-                ix.bm25.scores_with_idf(query_terms, idf),
+                ix.bm25.scores_with_idf(query_terms, idf, avgdl, lengths[n]),
                 ix.doc_ids_matching(filters) if filters else None,
             )
             for n, ix in live.items()
@@ -135,7 +143,7 @@ class MultiRetriever:
         for score, n, d in best:
             # The passage sharing the most query terms, as one index's bm25 mode picks it.
             one = Retriever(live[n], self.settings)._bm25_passages(query, [(d, score)])
-            hits.extend(SearchHit(h.passage, h.score, n) for h in one)
+            hits.extend(SearchHit(_tagged(h.passage, n), h.score) for h in one)
         return hits
 
     # -- fused ----------------------------------------------------------------------
@@ -211,8 +219,12 @@ class MultiRetriever:
             name = owner_of[j][0]
             p = texts[name].get(flat[j])
             if p is not None:
-                hits.append(SearchHit(p, float(fused[j]), name))
+                hits.append(SearchHit(_tagged(p, name), float(fused[j])))
         return hits
+
+
+def _tagged(passage: Passage, collection: str) -> Passage:
+    return replace(passage, collection=collection)
 
 
 def _best_passages(

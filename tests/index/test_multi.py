@@ -67,6 +67,12 @@ def test_global_idf_of_a_single_index_equals_its_own_scores(corpus: dict[str, Pa
             stats = ix.bm25.term_stats(t)
             idf = {w: float(idf_of(len(ix.bm25), stats.get(w, 0))) for w in set(t)}
             assert np.allclose(ix.bm25.scores_with_idf(t, idf), ix.bm25.scores(q), atol=1e-4)
+            # Recovering term frequencies and renormalising with its own average length
+            # gives its own scores back too.
+            lengths = ix.document_lengths()
+            assert lengths is not None and len(lengths) == len(ix.bm25)
+            renormed = ix.bm25.scores_with_idf(t, idf, float(lengths.mean()), lengths)
+            assert np.allclose(renormed, ix.bm25.scores(q), atol=1e-4)
 
 
 def test_two_halves_merge_into_the_ranking_of_one_index(
