@@ -46,7 +46,7 @@ def rss_mib(url: str, log: Path) -> float:
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] * 1000
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))] * 1000
 
 
 def main() -> None:
@@ -73,7 +73,10 @@ def main() -> None:
     titles = [row["title"] for row in bbc_articles()]
     queries = titles[7 :: max(1, len(titles) // args.queries)][: args.queries]
     times: dict[tuple[str, str], list[float]] = {}
-    with serve(root1, work / "root1.log", env) as url1, serve(root10, work / "root10.log", env) as url10:
+    with (
+        serve(root1, work / "root1.log", env) as url1,
+        serve(root10, work / "root10.log", env) as url10,
+    ):
         servers = {"1 collection": url1, "10 collections": url10}
         with httpx.Client(timeout=120, headers=headers) as client:
             for url in servers.values():  # warm-up
@@ -90,8 +93,12 @@ def main() -> None:
             name: len(httpx.get(f"{url}/v1/collections", headers=headers).json()["collections"])
             for name, url in servers.items()
         }
-    print(f"\n{len(queries)} BBC-title queries, one at a time, servers interleaved; shared machine\n")
-    print("| layout | collections | search p50 ms | search p99 ms | ask p50 ms | ask p99 ms | RSS MiB |")
+    print(
+        f"\n{len(queries)} BBC-title queries, one at a time, servers interleaved; shared machine\n"
+    )
+    print(
+        "| layout | collections | search p50 ms | search p99 ms | ask p50 ms | ask p99 ms | RSS MiB |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in servers:
         s, a = times[(name, "search")], times[(name, "ask")]

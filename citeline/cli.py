@@ -34,6 +34,10 @@ IndexOpt = Annotated[
     typer.Option("--index", "-i", help="Index directory [default: $CITELINE_INDEX or var/index]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
+CollectionsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--collection", "-c", help="Collection to use (repeatable) [default: all]"),
+]
 ModeOpt = Annotated[
     str | None,
     typer.Option(help="dense, bm25 or hybrid [default: $CITELINE_RETRIEVAL_MODE or hybrid]"),
@@ -192,8 +196,7 @@ def serve(
     """Serve the HTTP API (and its docs at /docs) over an index."""
     import uvicorn
 
-    from index.store import Index, IndexMissing, IndexUnavailable
-    from index.vector_store import BackendConfig
+    from index.store import IndexMissing, IndexUnavailable
     from server.app import create_app
 
     settings = settings_for(index)
@@ -203,7 +206,7 @@ def serve(
         settings.port = port
     try:
         # Fail before the slow model load.
-        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
+        _check_index(settings)
     except IndexMissing as exc:
         raise fail(str(exc)) from None
     except IndexUnavailable as exc:
@@ -214,23 +217,53 @@ def serve(
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
     err.print(settings.protection.describe(), highlight=False)
     err.print(settings.slack.describe(), highlight=False)
+    from access.keys import KeysFileError
+
+    try:
+        application = create_app(settings)
+    except KeysFileError as exc:
+        raise fail(str(exc)) from None
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
     )
 
 
+def _check_index(settings: Settings) -> None:
+    """Every collection under the index root opens (IndexMissing when there is none,
+    IndexUnavailable when none can be read), without loading the model."""
+    from index.library import Library
+    from index.store import IndexMissing, IndexUnavailable
+    from index.vector_store import BackendConfig
+
+    root = Path(settings.index)
+    hint = f"run `citeline ingest PATH --index {root} [--collection NAME]` first"
+    if not root.is_dir():
+        raise IndexMissing(f"no index at {root}: {hint}")
+    library = Library(root, BackendConfig.from_settings(settings.backend))
+    library.refresh()
+    try:
+        if not library.names():
+            raise IndexMissing(
+                f"{root} is not a Citeline index (no CURRENT file, no collections/): {hint}"
+            )
+        if library.errors and not library.snapshot():
+            raise IndexUnavailable("; ".join(library.errors.values()))
+    finally:
+        for ix in library.snapshot().values():
+            ix.close()
+
+
 def _service(settings: Settings) -> AnswerService:
     """The answer service over the index, as the server builds it."""
     from answer.service import AnswerService
-    from index.store import Index, IndexUnavailable
-    from index.vector_store import BackendConfig
+    from index.store import IndexUnavailable
 
     try:
         # Fail before the slow model load.
-        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
+        _check_index(settings)
     except IndexUnavailable as exc:
         raise fail(str(exc)) from None
     service = AnswerService.from_settings(settings)
@@ -240,12 +273,27 @@ def _service(settings: Settings) -> AnswerService:
     return service
 
 
+def _collections(service: AnswerService, names: list[str] | None) -> list[str] | None:
+    if not names:
+        return None
+    known = service.current().names
+    missing = [n for n in names if n not in known]
+    if missing:
+        service.close()
+        raise fail(
+            f"no collection named {', '.join(missing)} in {service.index_dir} "
+            f"(there are: {', '.join(known) or 'none'})"
+        )
+    return names
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="A question in plain words")],
     index: IndexOpt = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
     mode: ModeOpt = None,
+    collection: CollectionsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the index, with cited quotes (written by the LLM when
@@ -254,7 +302,9 @@ def ask(
         raise fail("the question is empty")
     service = _service(settings_for(index))
     try:
-        answer = service.ask_sync(question.strip(), top_k, _mode(mode))
+        answer = service.ask_sync(
+            question.strip(), top_k, _mode(mode), _collections(service, collection)
+        )
     finally:
         service.close()
     if answer.fallback_reason:
@@ -277,6 +327,7 @@ def search(
     index: IndexOpt = None,
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
     mode: ModeOpt = None,
+    collection: CollectionsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the passages most similar to a query."""
@@ -284,7 +335,9 @@ def search(
         raise fail("the query is empty")
     service = _service(settings_for(index))
     try:
-        hits = service.search(query.strip(), top_k, None, _mode(mode))
+        hits = service.search(
+            query.strip(), top_k, None, _mode(mode), _collections(service, collection)
+        )
     finally:
         service.close()
     if as_json:

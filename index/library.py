@@ -49,7 +49,7 @@ class Library:
         (e.g. the embedder matches, a warm-up query); raising IndexUnavailable rejects it."""
         self.registry = Registry(root, backend)
         self.backend = backend
-        self._check = check
+        self.check = check
         self._open: Mapping[str, Index] = MappingProxyType({})
         self._names: tuple[str, ...] = ()
         self.errors: dict[str, str] = {}
@@ -113,14 +113,14 @@ class Library:
                     continue  # this generation failed already; wait for the next one
                 try:
                     new = Index.open(self.registry.path_of(name), self.backend)
-                    if self._check is not None:
+                    if self.check is not None:
                         try:
-                            self._check(name, new)
+                            self.check(name, new)
                         except BaseException:
                             new.close()
                             raise
-                except IndexUnavailable as exc:
-                    self.errors[name] = str(exc)
+                except Exception as exc:
+                    self.errors[name] = str(exc) if isinstance(exc, IndexUnavailable) else repr(exc)
                     self._failed[name] = pointer
                     failed.append(name)
                     log.error("collection %s not (re)loaded: %s", name, exc)

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             answers.bind_loop(None)
             await answers.aclose()
             if searcher is None and answers.searcher is not None:
-                answers.searcher.index.close()
+                answers.searcher.close()
 
     app = FastAPI(
         title="Citeline",

@@ -165,6 +165,7 @@ class AccessMiddleware:
                     collections=state.get("collections"),
                     request_id=_request_id(scope),
                 )
+
     def _unauthorized(self, token: bytes | None) -> JSONResponse:
         self.metrics.refused.labels(reason="auth").inc()
         if token is None:

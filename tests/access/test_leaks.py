@@ -58,7 +58,9 @@ def _secrets(index_dir: Path) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Deployment]:
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[Deployment]:
     base = tmp_path_factory.mktemp("leaks")
     rows = list(bbc_articles())
     business = [r for r in rows if r["category"] == "business"][:6]
@@ -87,8 +89,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     log = base / "server.log"
     with serve(root, log, env) as url:
         yield Deployment(
-            url, root, keys_file, audit, log, keys,
-            {"a": secrets_a, "b": secrets_b}, {"a": ids_a, "b": ids_b},
+            url,
+            root,
+            keys_file,
+            audit,
+            log,
+            keys,
+            {"a": secrets_a, "b": secrets_b},
+            {"a": ids_a, "b": ids_b},
         )
 
 
@@ -107,22 +115,100 @@ def b_title(d: Deployment) -> str:
 # (label, method, path, json body or None, expected statuses); {B_ID}/{B_TITLE} filled in.
 MATRIX: list[tuple[str, str, str, object, set[int]]] = [
     ("search, no collections", "POST", "/v1/search", {"query": "{B_TITLE}", "top_k": 20}, {200}),
-    ("search, collections [b]", "POST", "/v1/search", {"query": "{B_TITLE}", "collections": ["b"]}, {403}),
-    ("search, collections [a,b]", "POST", "/v1/search", {"query": "x", "collections": ["a", "b"]}, {403}),
-    ("search, filter on B doc id", "POST", "/v1/search", {"query": "{B_TITLE}", "filters": {"doc_id": "{B_ID}"}}, {200}),
-    ("search, dense mode", "POST", "/v1/search", {"query": "{B_TITLE}", "mode": "dense", "top_k": 20}, {200}),
-    ("search, bm25 mode", "POST", "/v1/search", {"query": "{B_TITLE}", "mode": "bm25", "top_k": 20}, {200}),
-    ("search, unknown collection", "POST", "/v1/search", {"query": "x", "collections": ["nope"]}, {403}),
+    (
+        "search, collections [b]",
+        "POST",
+        "/v1/search",
+        {"query": "{B_TITLE}", "collections": ["b"]},
+        {403},
+    ),
+    (
+        "search, collections [a,b]",
+        "POST",
+        "/v1/search",
+        {"query": "x", "collections": ["a", "b"]},
+        {403},
+    ),
+    (
+        "search, filter on B doc id",
+        "POST",
+        "/v1/search",
+        {"query": "{B_TITLE}", "filters": {"doc_id": "{B_ID}"}},
+        {200},
+    ),
+    (
+        "search, dense mode",
+        "POST",
+        "/v1/search",
+        {"query": "{B_TITLE}", "mode": "dense", "top_k": 20},
+        {200},
+    ),
+    (
+        "search, bm25 mode",
+        "POST",
+        "/v1/search",
+        {"query": "{B_TITLE}", "mode": "bm25", "top_k": 20},
+        {200},
+    ),
+    (
+        "search, unknown collection",
+        "POST",
+        "/v1/search",
+        {"query": "x", "collections": ["nope"]},
+        {403},
+    ),
     ("ask, no collections", "POST", "/v1/ask", {"question": "{B_TITLE}?"}, {200}),
-    ("ask, collections [b]", "POST", "/v1/ask", {"question": "{B_TITLE}?", "collections": ["b"]}, {403}),
+    (
+        "ask, collections [b]",
+        "POST",
+        "/v1/ask",
+        {"question": "{B_TITLE}?", "collections": ["b"]},
+        {403},
+    ),
     ("ask, streamed", "POST", "/v1/ask", {"question": "{B_TITLE}?", "stream": True}, {200}),
-    ("ask, streamed [b]", "POST", "/v1/ask", {"question": "x?", "stream": True, "collections": ["b"]}, {403}),
+    (
+        "ask, streamed [b]",
+        "POST",
+        "/v1/ask",
+        {"question": "x?", "stream": True, "collections": ["b"]},
+        {403},
+    ),
     ("chat", "POST", "/v1/chat", {"messages": [{"role": "user", "content": "{B_TITLE}?"}]}, {200}),
-    ("chat [b]", "POST", "/v1/chat", {"messages": [{"role": "user", "content": "x?"}], "collections": ["b"]}, {403}),
-    ("chat, streamed", "POST", "/v1/chat", {"messages": [{"role": "user", "content": "{B_TITLE}?"}], "stream": True}, {200}),
-    ("completions, model citeline", "POST", "/v1/chat/completions", {"model": "citeline", "messages": [{"role": "user", "content": "{B_TITLE}?"}]}, {200}),
-    ("completions, model citeline:b", "POST", "/v1/chat/completions", {"model": "citeline:b", "messages": [{"role": "user", "content": "{B_TITLE}?"}]}, {403}),
-    ("completions, streamed citeline:b", "POST", "/v1/chat/completions", {"model": "citeline:b", "stream": True, "messages": [{"role": "user", "content": "x?"}]}, {403}),
+    (
+        "chat [b]",
+        "POST",
+        "/v1/chat",
+        {"messages": [{"role": "user", "content": "x?"}], "collections": ["b"]},
+        {403},
+    ),
+    (
+        "chat, streamed",
+        "POST",
+        "/v1/chat",
+        {"messages": [{"role": "user", "content": "{B_TITLE}?"}], "stream": True},
+        {200},
+    ),
+    (
+        "completions, model citeline",
+        "POST",
+        "/v1/chat/completions",
+        {"model": "citeline", "messages": [{"role": "user", "content": "{B_TITLE}?"}]},
+        {200},
+    ),
+    (
+        "completions, model citeline:b",
+        "POST",
+        "/v1/chat/completions",
+        {"model": "citeline:b", "messages": [{"role": "user", "content": "{B_TITLE}?"}]},
+        {403},
+    ),
+    (
+        "completions, streamed citeline:b",
+        "POST",
+        "/v1/chat/completions",
+        {"model": "citeline:b", "stream": True, "messages": [{"role": "user", "content": "x?"}]},
+        {403},
+    ),
     ("models", "GET", "/v1/models", None, {200}),
     ("collections", "GET", "/v1/collections", None, {200}),
     ("document by B id", "GET", "/v1/documents/{B_ID}", None, {404}),
@@ -147,8 +233,11 @@ def test_ka_never_sees_b(deployment: Deployment, case: tuple) -> None:  # type: 
     title = b_title(d)
     path = path.replace("{B_ID}", b_id)
     r = httpx.request(
-        method, d.url + path, json=_fill(body, b_id, title) if body is not None else None,
-        headers=auth(d.keys["kA"]), timeout=120,
+        method,
+        d.url + path,
+        json=_fill(body, b_id, title) if body is not None else None,
+        headers=auth(d.keys["kA"]),
+        timeout=120,
     )
     assert r.status_code in expected, (label, r.status_code, r.text[:300])
     # Our own question may echo back (condensed question, 422 input); B's text never.
@@ -161,12 +250,24 @@ def test_ka_never_sees_b(deployment: Deployment, case: tuple) -> None:  # type: 
 def test_the_same_questions_reach_b_with_kb_and_both_with_the_admin(deployment: Deployment) -> None:
     d = deployment
     title = b_title(d)
-    r = httpx.post(f"{d.url}/v1/search", json={"query": title, "top_k": 5}, headers=auth(d.keys["kB"]), timeout=60)
+    r = httpx.post(
+        f"{d.url}/v1/search",
+        json={"query": title, "top_k": 5},
+        headers=auth(d.keys["kB"]),
+        timeout=60,
+    )
     assert r.status_code == 200 and r.json()["results"]
     assert {x["collection"] for x in r.json()["results"]} == {"b"}
-    r = httpx.post(f"{d.url}/v1/ask", json={"question": title + "?"}, headers=auth(d.keys["kB"]), timeout=120)
+    r = httpx.post(
+        f"{d.url}/v1/ask", json={"question": title + "?"}, headers=auth(d.keys["kB"]), timeout=120
+    )
     assert r.status_code == 200 and all(c["collection"] == "b" for c in r.json()["citations"])
-    r = httpx.post(f"{d.url}/v1/search", json={"query": title, "top_k": 50}, headers=auth(d.keys["kAdm"]), timeout=60)
+    r = httpx.post(
+        f"{d.url}/v1/search",
+        json={"query": title, "top_k": 50},
+        headers=auth(d.keys["kAdm"]),
+        timeout=60,
+    )
     assert {x["collection"] for x in r.json()["results"]} == {"a", "b"}
     models = httpx.get(f"{d.url}/v1/models", headers=auth(d.keys["kAdm"]), timeout=30).json()
     assert {m["id"] for m in models["data"]} == {"citeline", "citeline:a", "citeline:b"}
@@ -202,10 +303,27 @@ def test_revocation_and_a_broken_keys_file_without_restart(deployment: Deploymen
             break
         time.sleep(0.1)
     assert status == 401
-    r = citeline(["keys", "add", "kB", "--role", "reader", "--collections", "b", "--keys-file", str(d.keys_file)])
+    r = citeline(
+        [
+            "keys",
+            "add",
+            "kB",
+            "--role",
+            "reader",
+            "--collections",
+            "b",
+            "--keys-file",
+            str(d.keys_file),
+        ]
+    )
     d.keys["kB"] = r.stdout.strip().splitlines()[-1]
     time.sleep(1.5)
-    assert httpx.post(f"{d.url}/v1/search", json=body, headers=auth(d.keys["kB"]), timeout=30).status_code == 200
+    assert (
+        httpx.post(
+            f"{d.url}/v1/search", json=body, headers=auth(d.keys["kB"]), timeout=30
+        ).status_code
+        == 200
+    )
 
 
 def test_deleting_b_while_kb_queries_it(deployment: Deployment) -> None:
@@ -234,6 +352,8 @@ def test_deleting_b_while_kb_queries_it(deployment: Deployment) -> None:
         t.join()
     assert statuses and 500 not in statuses and set(statuses) <= {200, 404}, set(statuses)
     assert 404 in statuses  # named B after it was gone
-    r = httpx.post(f"{d.url}/v1/search", json={"query": "profits"}, headers=auth(d.keys["kA"]), timeout=30)
+    r = httpx.post(
+        f"{d.url}/v1/search", json={"query": "profits"}, headers=auth(d.keys["kA"]), timeout=30
+    )
     assert r.status_code == 200 and r.json()["results"]
     assert httpx.get(f"{d.url}/readyz", timeout=10).status_code == 200
