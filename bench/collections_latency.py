@@ -97,7 +97,8 @@ def main() -> None:
         f"\n{len(queries)} BBC-title queries, one at a time, servers interleaved; shared machine\n"
     )
     print(
-        "| layout | collections | search p50 ms | search p99 ms | ask p50 ms | ask p99 ms | RSS MiB |"
+        "| layout | collections | search p50 ms | search p99 ms | ask p50 ms | ask p99 ms "
+        "| RSS MiB |"
     )
     print("|---|---|---|---|---|---|---|")
     for name in servers:

@@ -258,6 +258,9 @@ def test_the_same_questions_reach_b_with_kb_and_both_with_the_admin(deployment: 
     )
     assert r.status_code == 200 and r.json()["results"]
     assert {x["collection"] for x in r.json()["results"]} == {"b"}
+    # The leak detector finds B's text where B's reader is shown it (so its silence
+    # for kA means something).
+    assert leaked(d, r.text, "b") and not leaked(d, r.text, "a")
     r = httpx.post(
         f"{d.url}/v1/ask", json={"question": title + "?"}, headers=auth(d.keys["kB"]), timeout=120
     )
