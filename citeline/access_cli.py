@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from access.keys import KeysFile
+    from index.collections import Registry
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -42,7 +46,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _registry(index: Path | None):  # type: ignore[no-untyped-def]
+def _registry(index: Path | None) -> Registry:
     from index.collections import Registry
 
     # Only the root is needed: the CLI entry point reads it, the index package does not.
@@ -139,7 +143,7 @@ def collections_delete(
 # -- keys -----------------------------------------------------------------------------
 
 
-def _keys_file(path: Path | None):  # type: ignore[no-untyped-def]
+def _keys_file(path: Path | None) -> KeysFile:
     from access.keys import KeysFile
 
     configured = os.environ.get("CITELINE_KEYS_FILE")
@@ -189,7 +193,7 @@ def keys_list(
         entries = kf.read()
     except KeysFileError as exc:
         raise _fail(str(exc)) from None
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "name": e.name,
             "id": e.id,
@@ -205,8 +209,8 @@ def keys_list(
     table = Table(title=f"Keys in {kf.path}")
     for col in ("name", "id", "role", "collections", "created"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(r["name"], r["id"], r["role"], ",".join(r["collections"]), r["created"])
+    for e in entries.values():
+        table.add_row(e.name, e.id, e.role, ",".join(e.collections), e.created)
     out.print(table)
 
 

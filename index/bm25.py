@@ -29,9 +29,13 @@ DOC_IDS = "doc_ids.json"
 PARAMS = {"method": "lucene", "k1": 1.2, "b": 0.75}
 
 
-def idf_of(n_docs: int, df: np.ndarray | int) -> np.ndarray | float:
+def idf_of(n_docs: int, df: np.ndarray) -> np.ndarray:
     """Lucene's BM25 IDF (what bm25s computes for method="lucene")."""
-    return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))  # type: ignore[no-any-return]
+    return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def idf_one(n_docs: int, df: int) -> float:
+    return float(np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))
 
 
 class TermCounter:
@@ -248,7 +252,7 @@ class Bm25Index:
             if col is None:
                 continue
             start, end = int(indptr[col]), int(indptr[col + 1])
-            here = float(idf_of(n_docs, end - start))
+            here = idf_one(n_docs, end - start)
             weights = np.asarray(data[start:end], dtype=np.float64)
             rows = np.asarray(indices[start:end])
             if renorm:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from index.bm25 import idf_of
+from index.bm25 import idf_one
 from index.models import Passage, SearchHit
 from index.normalize import terms
 from index.retrieval import MODES, FusionSettings, Mode, _rescale
@@ -102,8 +102,7 @@ class MultiRetriever:
         stats = {n: ix.bm25.term_stats(query_terms) for n, ix in live.items()}
         n_docs = sum(len(ix.bm25) for ix in live.values())
         idf = {
-            t: float(idf_of(n_docs, sum(s.get(t, 0) for s in stats.values())))
-            for t in set(query_terms)
+            t: idf_one(n_docs, sum(s.get(t, 0) for s in stats.values())) for t in set(query_terms)
         }
         lengths = {n: ix.document_lengths() for n, ix in live.items()}
         known = [x for x in lengths.values() if x is not None]
@@ -185,8 +184,10 @@ class MultiRetriever:
         doc_bm25: dict[tuple[str, str], float] = {}
         for name, docs in per_collection.items():
             ids = [i for d in docs for i in chunk_ids[name][d]]
-            values = live[name].vectors(np.array(ids, dtype=np.int64)) @ q if ids else []
-            cosines[name] = dict(zip(ids, (float(v) for v in values), strict=True))
+            values: list[float] = (
+                (live[name].vectors(np.array(ids, dtype=np.int64)) @ q).tolist() if ids else []
+            )
+            cosines[name] = dict(zip(ids, values, strict=True))
             kw = live[name].bm25.scores_of(keyword[name].scores, docs)
             doc_bm25.update(((name, d), float(v)) for d, v in zip(docs, kw, strict=True))
 

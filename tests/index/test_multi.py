@@ -58,14 +58,14 @@ def test_one_collection_ranks_as_the_single_index_retriever(
 
 
 def test_global_idf_of_a_single_index_equals_its_own_scores(corpus: dict[str, Path]) -> None:
-    from index.bm25 import idf_of
+    from index.bm25 import idf_one
     from index.normalize import terms
 
     with Index.open(corpus["whole"]) as ix:
         for q in QUERIES:
             t = terms(q)
             stats = ix.bm25.term_stats(t)
-            idf = {w: float(idf_of(len(ix.bm25), stats.get(w, 0))) for w in set(t)}
+            idf = {w: idf_one(len(ix.bm25), stats.get(w, 0)) for w in set(t)}
             assert np.allclose(ix.bm25.scores_with_idf(t, idf), ix.bm25.scores(q), atol=1e-4)
             # Recovering term frequencies and renormalising with its own average length
             # gives its own scores back too.
