@@ -42,6 +42,10 @@ def key(hit) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
     return (hit.passage.doc_id, hit.passage.start, hit.passage.end)
 
 
+def tied(hits):  # type: ignore[no-untyped-def]
+    return sorted((-round(h.score, 5), key(h)) for h in hits)
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_one_collection_ranks_as_the_single_index_retriever(
     corpus: dict[str, Path], embedder: Embedder, mode: str
@@ -88,9 +92,11 @@ def test_two_halves_merge_into_the_ranking_of_one_index(
         same = 0
         for q in QUERIES:
             v = embedder.encode_query(q)
-            expected = [key(h) for h in one.search(q, v, 10)]
+            reference = one.search(q, v, 10)
             hits = merged.search(q, v, 10)
-            same += [key(h) for h in hits] == expected
+            # Same passages, same scores, same order (exact ties, e.g. duplicate
+            # articles, may come in either order).
+            same += tied(hits) == tied(reference)
             # Each hit names the collection that really holds it.
             for h in hits:
                 holder = a if h.collection == "a" else b
@@ -98,7 +104,7 @@ def test_two_halves_merge_into_the_ranking_of_one_index(
             # Dense cosine is absolute: merging is exact.
             dense = [key(h) for h in merged.search(q, v, 10, mode="dense")]
             assert dense == [key(h) for h in one.search(q, v, 10, mode="dense")]
-        assert same >= len(QUERIES) - 1
+        assert same == len(QUERIES)
 
 
 def test_filters_and_empty_collections(corpus: dict[str, Path], embedder: Embedder) -> None:
