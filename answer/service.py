@@ -173,12 +173,12 @@ class AnswerService:
             self._library = Library(root, self.backend, checker(self.embedder))
         return self._library
 
-    def open_searcher(self, index_dir: Path | None = None) -> Searcher:
+    def open_searcher(self, index_dir: Path | None = None, *, retry: bool = False) -> Searcher:
         """A Searcher over every collection's current generation with this service's
         model and retrieval settings (startup and reload): collections that changed are
         opened (and checked) again, the others kept."""
         library = self.library(index_dir)
-        library.refresh()
+        library.refresh(retry_failed=retry)
         return Searcher.from_library(
             library, self.embedder, top_k=self.top_k, mode=self.mode, fusion=self.fusion
         )

@@ -89,8 +89,10 @@ class Library:
                 return True
         return False
 
-    def refresh(self) -> Changes:
-        """Open new and changed collections, drop deleted ones; one reload at a time."""
+    def refresh(self, *, retry_failed: bool = False) -> Changes:
+        """Open new and changed collections, drop deleted ones; one reload at a time.
+        ``retry_failed``: also try again generations that failed to open (a file
+        repaired in place changes no CURRENT)."""
         with self._lock:
             names = tuple(self.registry.names())
             current = dict(self._open)
@@ -109,7 +111,7 @@ class Library:
                     continue
                 if ix is not None and ix.generation.name == pointer:
                     continue
-                if self._failed.get(name) == pointer:
+                if self._failed.get(name) == pointer and not retry_failed:
                     continue  # this generation failed already; wait for the next one
                 try:
                     new = Index.open(self.registry.path_of(name), self.backend)

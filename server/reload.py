@@ -110,12 +110,16 @@ class Reloader:
         with self._lock:
             old = self.served
             self._last_attempt = time.monotonic()
-            if old is not None and not old.library.due():
+            retrying = trigger == "api" and bool(old is not None and old.library.errors)
+            if old is not None and not old.library.due() and not retrying:
                 self.metrics.reloads.labels(trigger=trigger, outcome="unchanged").inc()
                 return _result(old, reloaded=False, previous=None, seconds=0.0)
             started = time.perf_counter()
             try:
-                new = self.answers.open_searcher(self.root())
+                # Asked for, or nothing served: generations that failed before are tried
+                # again too (a damaged file may have been repaired in place).
+                retry = trigger == "api" or old is None
+                new = self.answers.open_searcher(self.root(), retry=retry)
                 errors = dict(new.library.errors)
                 if errors and (old is None or new.state == old.state):
                     # Nothing new is served: the change that was due failed to load.
@@ -201,6 +205,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(req
     response_model=ReloadResult,
     summary="Load the index's newest generation now (the watcher does it by itself)",
     responses={
+        403: {"model": ErrorResponse, "description": "Not an admin key for all collections"},
         409: {
             "model": ErrorResponse,
             "description": "The new generation cannot be loaded; the previous one is still served",

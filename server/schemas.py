@@ -230,3 +230,10 @@ class FeedbackResponse(BaseModel):
 class ErrorResponse(BaseModel):
     error: str = Field(description="What went wrong and how to fix it")
     details: list[dict[str, object]] | None = None
+
+
+# Responses of every route that covers collections (server/access.py).
+ACCESS_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": ErrorResponse, "description": "A named collection this key may not read"},
+    404: {"model": ErrorResponse, "description": "A named collection that does not exist"},
+}

@@ -26,6 +26,7 @@ from answer.models import Answer
 from server.access import covered
 from server.deps import AnswerSvc, AppSettings, LengthLimit, Served
 from server.schemas import (
+    ACCESS_ERRORS,
     AskRequest,
     AskResponse,
     ChatRequest,
@@ -80,7 +81,7 @@ async def sse_events(
 @router.post(
     "/ask",
     response_model=AskResponse,
-    responses={200: STREAM_DOC},
+    responses={200: STREAM_DOC, **ACCESS_ERRORS},
     summary="A short answer with cited quotes (SSE when stream is true)",
 )
 async def ask(
@@ -103,7 +104,7 @@ async def ask(
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    responses={200: STREAM_DOC},
+    responses={200: STREAM_DOC, **ACCESS_ERRORS},
     summary="Answer the last message of a conversation; follow-ups are made standalone first",
 )
 async def chat(

@@ -33,6 +33,7 @@ from server.openai_schemas import (
     Usage,
 )
 from server.routes.answers import answer_body
+from server.schemas import ACCESS_ERRORS
 
 MODEL_ID = "citeline"
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -51,6 +52,7 @@ def sources_text(answer: Answer) -> str:
 @router.get(
     "/models",
     response_model=ModelList,
+    responses=ACCESS_ERRORS,
     summary="citeline (every collection you may read) and citeline:NAME for each of them",
 )
 def models(served: Served, request: Request) -> ModelList:
@@ -61,11 +63,12 @@ def models(served: Served, request: Request) -> ModelList:
     "/chat/completions",
     response_model=ChatCompletion,
     responses={
+        **ACCESS_ERRORS,
         200: {
             "content": {"text/event-stream": {}},
             "description": "A ChatCompletion, or with stream=true OpenAI's SSE stream of "
             "chat.completion.chunk objects ending in 'data: [DONE]'",
-        }
+        },
     },
     summary="OpenAI chat completions: the answer with its sources",
 )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from server.access import covered
 from server.deps import AnswerSvc, LengthLimit, Served
 from server.schemas import (
+    ACCESS_ERRORS,
     CollectionOut,
     CollectionsResponse,
     DocumentResponse,
@@ -19,7 +20,12 @@ from server.schemas import (
 router = APIRouter(prefix="/v1", responses={422: {"model": ErrorResponse}})
 
 
-@router.post("/search", response_model=SearchResponse, summary="Passages most similar to a query")
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses=ACCESS_ERRORS,
+    summary="Passages most similar to a query",
+)
 def search(
     body: SearchRequest,
     served: Served,
@@ -51,7 +57,7 @@ def search(
 @router.get(
     "/documents/{doc_id:path}",
     response_model=DocumentResponse,
-    responses={404: {"model": ErrorResponse}},
+    responses=ACCESS_ERRORS,
     summary="An article's cleaned text and metadata (citation offsets refer to this text)",
 )
 def document(
@@ -85,6 +91,7 @@ def document(
 @router.get(
     "/collections",
     response_model=CollectionsResponse,
+    responses=ACCESS_ERRORS,
     summary="The collections your key may read, with their sizes",
 )
 def collections(served: Served, request: Request) -> CollectionsResponse:
