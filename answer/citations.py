@@ -133,6 +133,7 @@ class CitationVerifier:
                     end=span.end,
                     chunk_id=p.chunk_id,
                     url=p.url,
+                    collection=p.collection,
                     score=round(score, 4),
                     supported=n in supported_sources,
                     page=p.page_of(span.start),

@@ -16,6 +16,7 @@ class Citation:
     end: int
     chunk_id: int
     url: str | None = None
+    collection: str | None = None
     score: float = 0.0
     # False when no sentence citing it is backed by its quote (generated answers only).
     supported: bool = True

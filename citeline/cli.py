@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citeline.access_cli import collections_app, keys_app
 from citeline.console import err, fail, out, setup_logging
 from citeline.console import settings as settings_for
 from citeline.eval_cli import eval_app
@@ -34,6 +35,10 @@ IndexOpt = Annotated[
     typer.Option("--index", "-i", help="Index directory [default: $CITELINE_INDEX or var/index]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
+CollectionsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--collection", "-c", help="Collection to use (repeatable) [default: all]"),
+]
 ModeOpt = Annotated[
     str | None,
     typer.Option(help="dense, bm25 or hybrid [default: $CITELINE_RETRIEVAL_MODE or hybrid]"),
@@ -66,6 +71,13 @@ def ingest(
     delay: Annotated[
         float, typer.Option(min=0, help="Seconds between two requests to one host")
     ] = 1.0,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            help="Collection under the --index root to ingest into (created if new) "
+            "[default: default, the root's own index]"
+        ),
+    ] = None,
     max_tokens: Annotated[int, typer.Option(help="Passage size in cl100k tokens")] = 200,
     overlap: Annotated[int, typer.Option(help="Sentences shared by neighbouring passages")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
@@ -106,6 +118,13 @@ def ingest(
 
     settings = settings_for(index)
     backend = BackendConfig.from_settings(settings.backend)
+    if collection is not None:
+        from index.collections import CollectionError, Registry
+
+        try:
+            settings.index = Registry(settings.index).path_of(collection)
+        except CollectionError as exc:
+            raise fail(str(exc)) from None
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
     urls = [p for p in paths if p.lower().startswith(("http://", "https://"))]
     files = [Path(p) for p in paths if p not in urls]
@@ -279,8 +298,7 @@ def serve(
     """Serve the HTTP API (and its docs at /docs) over an index."""
     import uvicorn
 
-    from index.store import Index, IndexMissing, IndexUnavailable
-    from index.vector_store import BackendConfig
+    from index.store import IndexMissing, IndexUnavailable
     from server.app import create_app
 
     settings = settings_for(index)
@@ -290,7 +308,7 @@ def serve(
         settings.port = port
     try:
         # Fail before the slow model load.
-        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
+        _check_index(settings)
     except IndexMissing as exc:
         raise fail(str(exc)) from None
     except IndexUnavailable as exc:
@@ -301,23 +319,53 @@ def serve(
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
     err.print(settings.protection.describe(), highlight=False)
     err.print(settings.slack.describe(), highlight=False)
+    from access.keys import KeysFileError
+
+    try:
+        application = create_app(settings)
+    except KeysFileError as exc:
+        raise fail(str(exc)) from None
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
     )
 
 
+def _check_index(settings: Settings) -> None:
+    """Every collection under the index root opens (IndexMissing when there is none,
+    IndexUnavailable when none can be read), without loading the model."""
+    from index.library import Library
+    from index.store import IndexMissing, IndexUnavailable
+    from index.vector_store import BackendConfig
+
+    root = Path(settings.index)
+    hint = f"run `citeline ingest PATH --index {root} [--collection NAME]` first"
+    if not root.is_dir():
+        raise IndexMissing(f"no index at {root}: {hint}")
+    library = Library(root, BackendConfig.from_settings(settings.backend))
+    library.refresh()
+    try:
+        if not library.names():
+            raise IndexMissing(
+                f"{root} is not a Citeline index (no CURRENT file, no collections/): {hint}"
+            )
+        if library.errors and not library.snapshot():
+            raise IndexUnavailable("; ".join(library.errors.values()))
+    finally:
+        for ix in library.snapshot().values():
+            ix.close()
+
+
 def _service(settings: Settings) -> AnswerService:
     """The answer service over the index, as the server builds it."""
     from answer.service import AnswerService
-    from index.store import Index, IndexUnavailable
-    from index.vector_store import BackendConfig
+    from index.store import IndexUnavailable
 
     try:
         # Fail before the slow model load.
-        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
+        _check_index(settings)
     except IndexUnavailable as exc:
         raise fail(str(exc)) from None
     service = AnswerService.from_settings(settings)
@@ -327,12 +375,27 @@ def _service(settings: Settings) -> AnswerService:
     return service
 
 
+def _collections(service: AnswerService, names: list[str] | None) -> list[str] | None:
+    if not names:
+        return None
+    known = service.current().names
+    missing = [n for n in names if n not in known]
+    if missing:
+        service.close()
+        raise fail(
+            f"no collection named {', '.join(missing)} in {service.index_dir} "
+            f"(there are: {', '.join(known) or 'none'})"
+        )
+    return names
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="A question in plain words")],
     index: IndexOpt = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
     mode: ModeOpt = None,
+    collection: CollectionsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the index, with cited quotes (written by the LLM when
@@ -341,7 +404,9 @@ def ask(
         raise fail("the question is empty")
     service = _service(settings_for(index))
     try:
-        answer = service.ask_sync(question.strip(), top_k, _mode(mode))
+        answer = service.ask_sync(
+            question.strip(), top_k, _mode(mode), _collections(service, collection)
+        )
     finally:
         service.close()
     if answer.fallback_reason:
@@ -364,6 +429,7 @@ def search(
     index: IndexOpt = None,
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
     mode: ModeOpt = None,
+    collection: CollectionsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the passages most similar to a query."""
@@ -371,7 +437,9 @@ def search(
         raise fail("the query is empty")
     service = _service(settings_for(index))
     try:
-        hits = service.search(query.strip(), top_k, None, _mode(mode))
+        hits = service.search(
+            query.strip(), top_k, None, _mode(mode), _collections(service, collection)
+        )
     finally:
         service.close()
     if as_json:
@@ -392,6 +460,8 @@ app.command()(slack)
 app.command()(migrate)
 app.add_typer(eval_app, name="eval")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(collections_app, name="collections")
+app.add_typer(keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

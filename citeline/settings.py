@@ -140,6 +140,24 @@ class ProtectionSettings(BaseSettings):
         description="Comma-separated API keys; when set, every route but /healthz, /readyz, "
         "the chat page and Slack's signed /slack/events needs 'Authorization: Bearer <key>'",
     )
+    admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated admin keys: everything readers may do, plus writes and "
+        "/v1/admin/*, on every collection (CITELINE_API_KEYS are readers of every collection)",
+    )
+    keys_file: Path | None = Field(
+        None,
+        description="TOML keys file with roles and collections, written by `citeline keys`; "
+        "re-read within keys_reload_seconds of a change",
+    )
+    keys_reload_seconds: float = Field(
+        1.0, gt=0, description="How often a changed keys file is noticed, at most"
+    )
+    audit_log: str | None = Field(
+        None,
+        description="Audit log: one JSON line per request (time, key name, route, "
+        "collections, status) appended to this file, or '-' for stdout; unset = off",
+    )
     rate_limit: float = Field(
         600,
         ge=0,
@@ -173,12 +191,12 @@ class ProtectionSettings(BaseSettings):
         "generation to load; 0 turns the watcher off (POST /v1/admin/reload still works)",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         return _split(value)
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "admin_keys")
     @classmethod
     def _strong_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
         for n, key in enumerate(keys, start=1):
@@ -210,12 +228,15 @@ class ProtectionSettings(BaseSettings):
 
     @property
     def keys_on(self) -> bool:
-        return bool(self.api_keys)
+        return bool(self.api_keys or self.admin_keys or self.keys_file)
 
     def describe(self) -> str:
         """One line for startup output: what protects this server."""
+        n = len(self.api_keys) + len(self.admin_keys)
         keys = (
-            f"API keys: on ({len(self.api_keys)} key{'s' if len(self.api_keys) != 1 else ''})"
+            f"API keys: on ({n} key{'s' if n != 1 else ''}"
+            + (f" + keys file {self.keys_file}" if self.keys_file else "")
+            + ")"
             if self.keys_on
             else "API keys: off (anyone who can reach the port can query; set CITELINE_API_KEYS)"
         )
@@ -274,6 +295,19 @@ class SlackSettings(BaseSettings):
         description="Comma-separated channel IDs the bot answers in; empty = every channel "
         "it is invited to. Direct messages are always answered.",
     )
+    channel_collections: dict[str, list[str]] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("CITELINE_SLACK_CHANNEL_COLLECTIONS", "channel_collections"),
+        description="JSON map of channel ID to the collections its questions are answered "
+        'from, e.g. {"C0123": ["energy"], "C0456": ["legal", "public"]}. When set, a channel '
+        "not in it is not answered",
+    )
+    dm_collections: list[str] | None = Field(
+        None,
+        validation_alias=AliasChoices("CITELINE_SLACK_DM_COLLECTIONS", "dm_collections"),
+        description="JSON list of the collections direct messages are answered from, e.g. "
+        '["public"]; unset = every collection when no channel map is set, none when one is',
+    )
     workers: int = Field(
         2,
         ge=1,
@@ -308,7 +342,23 @@ class SlackSettings(BaseSettings):
     def socket_mode(self) -> bool:
         return bool(self.bot_token and self.app_token)
 
+    def collections_for(
+        self, channel: str | None, channel_type: str | None = None
+    ) -> list[str] | None:
+        """The collections a channel's (or a DM's) questions are answered from: None =
+        every collection (no map configured); [] = none (not mapped)."""
+        if channel_type == "im" or (channel or "").startswith("D"):
+            if self.dm_collections is not None:
+                return list(self.dm_collections)
+            return None if not self.channel_collections else []
+        if not self.channel_collections:
+            return None
+        return list(self.channel_collections.get(channel or "", []))
+
     def channel_allowed(self, channel: str | None, channel_type: str | None = None) -> bool:
+        # A channel (or DM) mapped to no collection is not answered at all.
+        if self.collections_for(channel, channel_type) == []:
+            return False
         if channel_type == "im" or (channel or "").startswith("D"):
             return True
         return not self.allowed_channels or channel in self.allowed_channels
@@ -327,15 +377,11 @@ class SlackSettings(BaseSettings):
 
 
 class WriteSettings(BaseSettings):
-    """Who may add and delete articles over HTTP, and what the server may fetch."""
+    """Writes over HTTP and what the server may fetch. Who may write is a key's role
+    (``CITELINE_ADMIN_KEYS`` or an admin in the keys file: ProtectionSettings)."""
 
     model_config = _config()
 
-    admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
-        (),
-        description="Comma-separated keys that may add and delete articles "
-        "(POST/DELETE /v1/documents); they may also read",
-    )
     allow_anonymous_writes: bool = Field(
         False,
         description="With no API or admin keys configured, let anyone who can reach the "
@@ -354,22 +400,10 @@ class WriteSettings(BaseSettings):
         "loopback, private, link-local and metadata addresses are refused otherwise",
     )
 
-    @field_validator("admin_keys", "fetch_allow", mode="before")
+    @field_validator("fetch_allow", mode="before")
     @classmethod
     def _split_values(cls, value: Any) -> Any:
         return _split(value)
-
-    @field_validator("admin_keys")
-    @classmethod
-    def _strong_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
-        for n, key in enumerate(keys, start=1):
-            raw = key.get_secret_value()
-            if len(raw) < MIN_KEY_CHARS or not _KEY_RE.match(raw):
-                raise ValueError(
-                    f"admin key #{n} in CITELINE_ADMIN_KEYS must be at least {MIN_KEY_CHARS} "
-                    f"printable characters without spaces or commas; make one with {KEY_HINT}"
-                )
-        return keys
 
 
 # --- the whole --------------------------------------------------------------------------------

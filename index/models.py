@@ -58,6 +58,10 @@ class Passage:
             return None
         return max(1, bisect.bisect_right(self.page_starts, offset))
 
+    # The collection the passage came from (index/collections.py); None when one
+    # index was searched on its own.
+    collection: str | None = None
+
 
 # Article fields a search may filter on (SQLite columns; Qdrant payload keys).
 DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
@@ -67,6 +71,10 @@ DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
 class SearchHit:
     passage: Passage
     score: float
+
+    @property
+    def collection(self) -> str | None:
+        return self.passage.collection
 
 
 @dataclass(frozen=True)

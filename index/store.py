@@ -301,6 +301,7 @@ class Index:
             )
         # sqlite3 connections are not safe for concurrent use; reads are short.
         self._lock = threading.Lock()
+        self._lengths: np.ndarray | None = None
 
     @classmethod
     def open(cls, root: Path | str, backend: BackendConfig | None = None) -> Index:
@@ -365,6 +366,19 @@ class Index:
         if self.chunk_count == 0 or top_k <= 0:
             return []
         return self._vectors.search(query_vector, min(top_k, self.chunk_count), filters, self)
+
+    def document_lengths(self) -> np.ndarray | None:
+        """Each document's keyword-term count, in the keyword index's document order (for
+        BM25 over several collections, index/multi.py); None if they cannot be aligned."""
+        if self._lengths is None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT doc_id, length FROM doc_terms ORDER BY doc_id"
+                ).fetchall()
+            if [r[0] for r in rows] != self.bm25.doc_ids:
+                return None
+            self._lengths = np.array([r[1] for r in rows], dtype=np.float64)
+        return self._lengths
 
     def doc_ids_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
         ids = list(chunk_ids)

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             answers.bind_loop(None)
             await answers.aclose()
             if searcher is None and answers.searcher is not None:
-                answers.searcher.index.close()
+                answers.searcher.close()
 
     app = FastAPI(
         title="Citeline",
@@ -81,7 +81,6 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(document_routes.router)
     app.include_router(page.router)
     install_slack(app)
-    writes.install(app)
     # Last: its middleware must wrap everything added before it.
     protection.install(app)
     return app

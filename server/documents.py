@@ -198,15 +198,6 @@ class DocumentWriter:
 # -- wiring into the app ------------------------------------------------------------
 
 
-def install(app: Any) -> None:
-    """Decide who may write (before the access middleware is built, so admin keys are
-    valid keys there), from ``app.state.settings`` (``writes`` and the reader keys)."""
-    from server.protection.admin import WriteAccess
-
-    settings = app.state.settings
-    app.state.write_access = WriteAccess(settings.writes, settings.protection.api_keys)
-
-
 def start(app: Any, embedder: EmbedderLike, settings: Any) -> DocumentWriter:
     """The app's writer, for its lifespan; each commit reloads the served index at once."""
     from index.vector_store import BackendConfig
@@ -220,9 +211,12 @@ def start(app: Any, embedder: EmbedderLike, settings: Any) -> DocumentWriter:
         if reloader is not None:
             reloader.reload(trigger="write")
 
+    from index.collections import DEFAULT, Registry
+
+    # The write routes add to and delete from the default collection.
     writer = DocumentWriter(
         embedder,
-        settings.index,
+        Registry(settings.index).path_of(DEFAULT),
         policy,
         backend=BackendConfig.from_settings(settings.backend),
         on_commit=reload_now,

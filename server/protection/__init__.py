@@ -23,11 +23,12 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from access.audit import AuditLog
 from citeline.settings import ProtectionSettings
 from server.metrics import IndexCollector, Metrics, MetricsMiddleware
 from server.metrics import router as metrics_router
 from server.protection import logs, openapi
-from server.protection.auth import AccessMiddleware
+from server.protection.auth import AccessMiddleware, keyring_of
 from server.protection.limits import BodyLimitMiddleware
 from server.protection.requestid import RequestContextMiddleware
 from server.reload import Reloader
@@ -61,7 +62,6 @@ def install(app: FastAPI, settings: ProtectionSettings | None = None) -> Protect
     openapi.document(app, settings)
 
     # add_middleware puts each one outside those added before it.
-    access = getattr(app.state, "write_access", None)
     writes = getattr(getattr(app.state, "settings", None), "writes", None)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -69,11 +69,14 @@ def install(app: FastAPI, settings: ProtectionSettings | None = None) -> Protect
         metrics=metrics,
         uploads=("/v1/documents", writes.max_upload_bytes) if writes is not None else None,
     )
+    # Built here, not at the first request: a keys file that cannot be used stops the
+    # start (citeline serve reports it), never a running server.
     app.add_middleware(
         AccessMiddleware,
         settings=settings,
         metrics=metrics,
-        admin_keys=access.admin_keys if access is not None else (),
+        keyring=keyring_of(settings),
+        audit=AuditLog(settings.audit_log),
     )
     if settings.cors_origins:
         app.add_middleware(

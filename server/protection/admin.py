@@ -1,92 +1,41 @@
-"""Who may write: the admin role of the write routes (POST/DELETE /v1/documents).
+"""Who may write: the admin role on the write routes (POST/DELETE /v1/documents, jobs).
 
-``CITELINE_ADMIN_KEYS`` (same format as ``CITELINE_API_KEYS``) lists the keys that may add
-and remove articles. Reads stay with ``CITELINE_API_KEYS`` (admin keys are accepted for
-reads too). The rules of :func:`require_admin`:
+The caller comes from the access middleware's key ring (access/keys.py): admins from
+``CITELINE_ADMIN_KEYS`` or the keys file. The rules of :func:`require_admin`:
 
-- an admin key in ``Authorization: Bearer`` -> allowed;
-- another valid key (a reader's) -> 403;
-- no or an unknown key while any keys are configured -> 401;
+- a key that may write the collection the routes write to (``default``) -> allowed;
+- another valid key (a reader's, or an admin of other collections) -> 403;
+- no or an unknown key while any keys are configured -> 401 (the middleware);
 - no keys configured at all -> 403 "write routes are off", unless
-  ``CITELINE_ALLOW_ANONYMOUS_WRITES=1`` (a trusted single-user install).
-
-Kept apart from the access middleware (server/protection/auth.py) so it can later merge
-with per-key roles; the middleware only learns that admin keys are valid keys.
+  ``CITELINE_ALLOW_ANONYMOUS_WRITES=1`` (a trusted single-user install): with keys off
+  every caller is the anonymous admin, so reads alone must not open the write routes.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from pydantic import SecretStr
 
-from citeline.settings import WriteSettings
+from access.keys import ANONYMOUS, Caller
+from index.collections import DEFAULT
+from server.access import get_caller
 
-__all__ = ["WriteAccess", "require_admin"]
+__all__ = ["AdminOnly", "require_admin"]
 
 
-class WriteAccess:
-    """The decision of :func:`require_admin`, built once per app."""
-
-    def __init__(self, admin: WriteSettings, reader_keys: tuple[SecretStr, ...]) -> None:
-        self._admin = tuple(k.get_secret_value().encode() for k in admin.admin_keys)
-        self._readers = tuple(k.get_secret_value().encode() for k in reader_keys)
-        self.anonymous = admin.allow_anonymous_writes and not self._admin and not self._readers
-
-    @property
-    def admin_keys(self) -> tuple[bytes, ...]:
-        return self._admin
-
-    def check(self, authorization: str | None) -> None:
-        if self.anonymous:
-            return
-        if not self._admin and not self._readers:
-            raise HTTPException(
-                403,
-                "write routes are off: set CITELINE_ADMIN_KEYS (or, for a trusted "
-                "single-user install, CITELINE_ALLOW_ANONYMOUS_WRITES=1)",
-            )
-        token = _bearer(authorization)
-        if token is None:
-            raise HTTPException(
-                401,
-                "an admin key is required: send 'Authorization: Bearer <key>'",
-                headers={"WWW-Authenticate": 'Bearer realm="citeline"'},
-            )
-        if _matches(token, self._admin):
-            return
-        if _matches(token, self._readers):
-            raise HTTPException(403, "this key may read but not write; use an admin key")
+def require_admin(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    if caller is ANONYMOUS:
+        if request.app.state.settings.writes.allow_anonymous_writes:
+            return caller
         raise HTTPException(
-            401,
-            "the API key is not valid",
-            headers={"WWW-Authenticate": 'Bearer realm="citeline", error="invalid_token"'},
+            403,
+            "write routes are off: set CITELINE_ADMIN_KEYS or a keys file with an admin "
+            "(or, for a trusted single-user install, CITELINE_ALLOW_ANONYMOUS_WRITES=1)",
         )
+    if not caller.can_write(DEFAULT):
+        raise HTTPException(403, "this key may read but not write; use an admin key")
+    return caller
 
 
-def _bearer(header: str | None) -> bytes | None:
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip().encode()
-
-
-def _matches(token: bytes, keys: tuple[bytes, ...]) -> bool:
-    found = False
-    for key in keys:  # no early exit: timing does not tell which key matched
-        found |= hmac.compare_digest(token, key)
-    return found
-
-
-def require_admin(request: Request) -> None:
-    access: WriteAccess | None = getattr(request.app.state, "write_access", None)
-    if access is None:
-        raise HTTPException(403, "write routes are not configured on this server")
-    access.check(request.headers.get("authorization"))
-
-
-AdminOnly = Annotated[None, Depends(require_admin)]
+AdminOnly = Annotated[Caller, Depends(require_admin)]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from index.models import Article
 from ingest.formats import FORMAT_OF_MEDIA_TYPE, FORMAT_OF_SUFFIX
 from ingest.urlsafety import UnsafeURL, check_url
+from server.access import covered
 from server.deps import Served
 from server.documents import DocumentWriter, Job
 from server.protection.admin import AdminOnly
@@ -31,7 +32,7 @@ router = APIRouter(tags=["documents"])
 # Uploads larger than this return 202 at once; smaller writes are waited for.
 WAIT_BYTES = 1024 * 1024
 WAIT_SECONDS = 20.0
-_LIST_PARAMS = frozenset({"limit", "offset", "q", "filter"})
+_LIST_PARAMS = frozenset({"limit", "offset", "q", "filter", "collection"})
 
 
 class ArticleIn(BaseModel):
@@ -116,6 +117,7 @@ class DocumentOut(BaseModel):
     url: str | None
     date: str | None
     passages: int
+    collection: str | None = None
 
 
 class DocumentList(BaseModel):
@@ -170,6 +172,14 @@ def list_documents(
             "url, date or a metadata key), repeatable: ?filter=category:business",
         ),
     ] = None,
+    collection: Annotated[
+        list[str] | None,
+        Query(
+            max_length=63,
+            description="Collections to list, repeatable; default: every collection the key "
+            "may read",
+        ),
+    ] = None,
 ) -> DocumentList:
     unknown = sorted(set(request.query_params) - _LIST_PARAMS)
     if unknown:
@@ -182,12 +192,14 @@ def list_documents(
         if not sep or not key.strip():
             raise HTTPException(422, f"filter {item!r} must be key:value")
         filters[key.strip()] = value
-    total, rows = searcher.index.list_documents(filters, text=q, offset=offset, limit=limit)
-    return DocumentList(
-        total=total,
-        offset=offset,
-        limit=limit,
-        documents=[
+    names = covered(request, searcher, collection)
+    # One page over several collections, in collection order: each contributes at most
+    # offset + limit rows, the page is cut from their concatenation.
+    total, page = 0, []
+    for name, ix in sorted(searcher.scoped(names).items()):
+        count, rows = ix.list_documents(filters, text=q, offset=0, limit=offset + limit)
+        total += count
+        page += [
             DocumentOut(
                 doc_id=r.doc_id,
                 title=r.title,
@@ -195,9 +207,12 @@ def list_documents(
                 url=r.url,
                 date=r.date,
                 passages=r.passages,
+                collection=name,
             )
             for r in rows
-        ],
+        ]
+    return DocumentList(
+        total=total, offset=offset, limit=limit, documents=page[offset : offset + limit]
     )
 
 

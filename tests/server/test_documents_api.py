@@ -8,13 +8,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
+from access.keys import ANONYMOUS, KeyRing
 from citeline.settings import WriteSettings
-from server.protection.admin import WriteAccess
+from server.protection.admin import require_admin
 from tests.conftest import start_server
 from tests.ingest.test_documents import make_pdf
 from tests.ingest.test_web_ingest import article_page
@@ -94,6 +95,7 @@ def test_json_article_added_listed_searched_and_deleted(api: str) -> None:
         "url": "https://weather.example/skerry",
         "date": "2025-01-12",
         "passages": 1,
+        "collection": "default",
     }
     by_filter = httpx.get(
         f"{api}/v1/documents", params={"filter": "category:weather"}, headers=AS_READER, timeout=30
@@ -227,20 +229,30 @@ def test_concurrent_uploads_and_queries(api: str) -> None:
 
 def access(
     admin: tuple[str, ...] = (), readers: tuple[str, ...] = (), anonymous: bool = False
-) -> WriteAccess:
-    settings = WriteSettings(
-        _env_file=None,
-        admin_keys=tuple(SecretStr(k) for k in admin),
-        allow_anonymous_writes=anonymous,
-    )
-    return WriteAccess(settings, tuple(SecretStr(k) for k in readers))
+) -> tuple[KeyRing, WriteSettings]:
+    """The real key ring the access middleware builds, and the write settings."""
+    ring = KeyRing(None, reader_keys=list(readers), admin_keys=list(admin))
+    return ring, WriteSettings(_env_file=None, allow_anonymous_writes=anonymous)
 
 
-def status(check: WriteAccess, header: str | None) -> int:
+def status(check: tuple[KeyRing, WriteSettings], header: str | None) -> int:
+    """What a write route answers: the middleware's 401 for a missing or unknown key
+    (when keys are on), then require_admin's decision on the identified caller."""
     from fastapi import HTTPException
 
+    ring, writes = check
+    if ring.enabled:
+        token = header.removeprefix("Bearer ").encode() if header else None
+        caller = ring.identify(token) if token else None
+        if caller is None:
+            return 401
+    else:
+        caller = ANONYMOUS
+    request = SimpleNamespace(
+        app=SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(writes=writes)))
+    )
     try:
-        check.check(header)
+        require_admin(request, caller)  # type: ignore[arg-type]
     except HTTPException as exc:
         return exc.status_code
     return 200
