@@ -133,8 +133,10 @@ class CitationVerifier:
                     end=span.end,
                     chunk_id=p.chunk_id,
                     url=p.url,
+                    collection=p.collection,
                     score=round(score, 4),
                     supported=n in supported_sources,
+                    page=p.page_of(span.start),
                 )
             )
         confidence = max((x.score for x in out_sentences), default=0.0)

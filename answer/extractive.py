@@ -120,7 +120,9 @@ class ExtractiveAnswerer:
                     end=c.end,
                     chunk_id=p.chunk_id,
                     url=p.url,
+                    collection=p.collection,
                     score=round(float(scores[i]), 4),
+                    page=p.page_of(c.start),
                 )
             )
             parts.append(f"{c.text} [{n}]")

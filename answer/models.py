@@ -16,9 +16,11 @@ class Citation:
     end: int
     chunk_id: int
     url: str | None = None
+    collection: str | None = None
     score: float = 0.0
     # False when no sentence citing it is backed by its quote (generated answers only).
     supported: bool = True
+    page: int | None = None  # the page of the quote, for paged formats such as PDF
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,12 @@ from answer.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extra
 from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
-from answer.searcher import Searcher
+from answer.searcher import Searcher, checker
 from index.embedder import Embedder, EmbedderConfig
+from index.library import Library
 from index.models import SearchHit
 from index.retrieval import FusionSettings, Mode
-from index.store import IndexUnavailable
+from index.store import IndexMissing, IndexUnavailable
 from index.vector_store import BackendConfig
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class AnswerService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
+        self._library: Library | None = None
 
     # --- building -----------------------------------------------------------
 
@@ -156,16 +158,29 @@ class AnswerService:
                 service.index_error = str(exc)
         return service
 
-    def open_searcher(self, index_dir: Path | None = None) -> Searcher:
-        """A Searcher over the index's current generation with this service's model and
-        retrieval settings (startup and reload)."""
-        return Searcher.open(
-            index_dir or self.index_dir,
-            embedder=self.embedder,
-            top_k=self.top_k,
-            mode=self.mode,
-            fusion=self.fusion,
-            backend=self.backend,
+    def library(self, index_dir: Path | None = None) -> Library:
+        """The open collections under the index root (kept between reloads, so only
+        collections that changed are opened again)."""
+        root = Path(index_dir or self.index_dir)
+        served = self.searcher
+        if served is not None and served.root == root:
+            return served.library
+        if self._library is None or self._library.root != root:
+            if not root.is_dir():
+                raise IndexMissing(
+                    f"no index at {root}: run `citeline ingest PATH --index {root}` first"
+                )
+            self._library = Library(root, self.backend, checker(self.embedder))
+        return self._library
+
+    def open_searcher(self, index_dir: Path | None = None, *, retry: bool = False) -> Searcher:
+        """A Searcher over every collection's current generation with this service's
+        model and retrieval settings (startup and reload): collections that changed are
+        opened (and checked) again, the others kept."""
+        library = self.library(index_dir)
+        library.refresh(retry_failed=retry)
+        return Searcher.from_library(
+            library, self.embedder, top_k=self.top_k, mode=self.mode, fusion=self.fusion
         )
 
     def current(self) -> Searcher:
@@ -183,22 +198,30 @@ class AnswerService:
         top_k: int | None = None,
         filters: Mapping[str, Any] | None = None,
         mode: Mode | None = None,
+        collections: Sequence[str] | None = None,
     ) -> list[SearchHit]:
+        """``collections``: which to search (None: every one served)."""
         searcher = self.current()
         mode = mode or searcher.mode
         started = time.perf_counter()
         try:
-            return searcher.search(query, top_k, filters, mode)
+            return searcher.search(query, top_k, filters, mode, collections)
         finally:
             if self.timings is not None:
                 self.timings.observe_retrieval(mode, time.perf_counter() - started)
 
     async def _retrieve(
-        self, question: str, top_k: int | None, mode: Mode | None
+        self,
+        question: str,
+        top_k: int | None,
+        mode: Mode | None,
+        collections: Sequence[str] | None = None,
     ) -> tuple[np.ndarray, list[SearchHit]]:
         searcher = self.current()
         started = time.perf_counter()
-        vector, hits = await run_in_threadpool(searcher.retrieve, question, top_k, mode)
+        vector, hits = await run_in_threadpool(
+            searcher.retrieve, question, top_k, mode, collections
+        )
         if self.timings is not None:
             self.timings.observe_retrieval(mode or searcher.mode, time.perf_counter() - started)
         return vector, hits
@@ -212,9 +235,13 @@ class AnswerService:
             )
 
     async def stream(
-        self, question: str, top_k: int | None = None, mode: Mode | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        collections: Sequence[str] | None = None,
     ) -> AsyncIterator[StreamEvent]:
-        vector, hits = await self._retrieve(question, top_k, mode)
+        vector, hits = await self._retrieve(question, top_k, mode, collections)
         started = time.perf_counter()
         if self.generative is None:
             events = extractive_stream(self.extractive, question, vector, hits)
@@ -226,9 +253,14 @@ class AnswerService:
             yield event
 
     async def ask(
-        self, question: str, top_k: int | None = None, mode: Mode | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        collections: Sequence[str] | None = None,
     ) -> Answer:
-        vector, hits = await self._retrieve(question, top_k, mode)
+        """``collections``: which to answer from (None: every one served)."""
+        vector, hits = await self._retrieve(question, top_k, mode, collections)
         started = time.perf_counter()
         if self.generative is None:
             answer = await run_in_threadpool(self.extractive.run, question, vector, hits)
@@ -276,8 +308,14 @@ class AnswerService:
             raise RuntimeError("run_sync was called on the loop it would wait for")
         return asyncio.run_coroutine_threadsafe(work, loop).result()
 
-    def ask_sync(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> Answer:
-        return self.run_sync(self.ask(question, top_k, mode))
+    def ask_sync(
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        collections: Sequence[str] | None = None,
+    ) -> Answer:
+        return self.run_sync(self.ask(question, top_k, mode, collections))
 
     def condense_sync(self, question: str, history: Sequence[Turn]) -> str:
         return self.run_sync(self.condense_turns(question, history))
@@ -297,7 +335,7 @@ class AnswerService:
             self._own_loop.call_soon_threadsafe(self._own_loop.stop)
             self._own_loop = None
         if index and self.searcher is not None:
-            self.searcher.index.close()
+            self.searcher.close()
 
     def describe(self) -> str:
         if self.generative is None:

@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citeline.access_cli import collections_app, keys_app
 from citeline.console import err, fail, out, setup_logging
 from citeline.console import settings as settings_for
 from citeline.eval_cli import eval_app
@@ -21,6 +22,7 @@ from citeline.slack_cli import slack
 
 if TYPE_CHECKING:
     from answer.service import AnswerService
+    from ingest.pipeline import IngestSummary
 
 app = typer.Typer(
     help="Citeline: answers from your articles, every claim cited to its exact passage.",
@@ -33,6 +35,10 @@ IndexOpt = Annotated[
     typer.Option("--index", "-i", help="Index directory [default: $CITELINE_INDEX or var/index]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
+CollectionsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--collection", "-c", help="Collection to use (repeatable) [default: all]"),
+]
 ModeOpt = Annotated[
     str | None,
     typer.Option(help="dense, bm25 or hybrid [default: $CITELINE_RETRIEVAL_MODE or hybrid]"),
@@ -47,8 +53,31 @@ def _mode(mode: str | None) -> Literal["dense", "bm25", "hybrid"] | None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt .md .html .jsonl")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders of .txt .md .html .pdf .docx .jsonl, or http(s) URLs of "
+            "pages, RSS/Atom feeds or sitemaps"
+        ),
+    ],
     index: IndexOpt = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let URLs reach loopback and private addresses (refused by default)",
+        ),
+    ] = False,
+    delay: Annotated[
+        float, typer.Option(min=0, help="Seconds between two requests to one host")
+    ] = 1.0,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            help="Collection under the --index root to ingest into (created if new) "
+            "[default: default, the root's own index]"
+        ),
+    ] = None,
     max_tokens: Annotated[int, typer.Option(help="Passage size in cl100k tokens")] = 200,
     overlap: Annotated[int, typer.Option(help="Sentences shared by neighbouring passages")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
@@ -108,7 +137,18 @@ def ingest(
     embed_config = EmbedderConfig.from_settings(
         settings.embedder, role="ingest", threads=settings.embed_threads
     )
+    if collection is not None:
+        from index.collections import CollectionError, Registry
+
+        try:
+            settings.index = Registry(settings.index).path_of(collection)
+        except CollectionError as exc:
+            raise fail(str(exc)) from None
     chunker = ChunkerSettings(max_tokens=max_tokens, overlap_sentences=overlap)
+    urls = [p for p in paths if p.lower().startswith(("http://", "https://"))]
+    files = [Path(p) for p in paths if p not in urls]
+    if urls and (ray or ray_address):
+        raise fail("--ray reads files only; ingest URLs without --ray")
     cluster: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if ray or ray_address:
         import importlib.util
@@ -154,7 +194,23 @@ def ingest(
             def report(done: int, total: int, chunks: int) -> None:
                 bar.update(task, completed=done, total=total, chunks=chunks)
 
-            summary = ingestor.run(paths, progress=report)
+            if urls:
+                from ingest.fetch import Fetcher, FetchPolicy
+                from ingest.urlsafety import URLPolicy
+                from ingest.web import WebSource
+
+                policy = FetchPolicy(
+                    per_host_delay=delay, urls=URLPolicy(allow_private=allow_private)
+                )
+                with Fetcher(policy) as fetcher:
+                    summary = ingestor.run(
+                        files,
+                        progress=report,
+                        web=[WebSource(u) for u in urls],
+                        fetcher=fetcher,
+                    )
+            else:
+                summary = ingestor.run(files, progress=report)
     except IndexUnavailable as exc:
         raise fail(str(exc)) from None
     except ConnectionError as exc:  # no Ray cluster at the given address
@@ -164,30 +220,99 @@ def ingest(
 
         write_ingest_metrics(summary, str(metrics_file))
 
-    if as_json:
-        out.print_json(json.dumps({**summary.as_dict(), "embed_backend": ingestor.model.backend}))
-    else:
-        table = Table(title=f"Ingest into {settings.index}", show_header=False)
-        for label, value in (
-            ("added", summary.added),
-            ("updated", summary.updated),
-            ("unchanged", summary.unchanged),
-            ("removed", summary.removed),
-            ("failed", len(summary.failed)),
-            ("passages embedded", summary.chunks_embedded),
-            ("index documents", summary.documents),
-            ("index passages", summary.chunks),
-            ("seconds", f"{summary.seconds:.1f}"),
-            ("embedder backend", ingestor.model.backend),
-        ):
-            table.add_row(label, str(value))
-        err.print(table)
-        for f in summary.failed:
-            err.print(f"[yellow]skipped[/] {f.source}: {f.reason}")
-        if not summary.committed and summary.read_anything:
-            err.print("nothing changed; the index was left as it was")
+    _print_summary(summary, settings.index, as_json, backend=ingestor.model.backend)
     if not summary.read_anything:
         raise fail("no article could be read from the given paths; the index was not changed", 1)
+
+
+def _print_summary(
+    summary: IngestSummary, index: Path, as_json: bool, backend: str | None = None
+) -> None:
+    if as_json:
+        extra = {"embed_backend": backend} if backend else {}
+        out.print_json(json.dumps({**summary.as_dict(), **extra}))
+        return
+    table = Table(title=f"Ingest into {index}", show_header=False)
+    rows: list[tuple[str, object]] = [
+        ("added", summary.added),
+        ("updated", summary.updated),
+        ("unchanged", summary.unchanged),
+        ("removed", summary.removed),
+        ("failed", len(summary.failed)),
+        ("passages embedded", summary.chunks_embedded),
+    ]
+    if summary.requests:
+        rows += [("HTTP requests", summary.requests), ("not modified (304)", summary.not_modified)]
+    rows += [
+        ("index documents", summary.documents),
+        ("index passages", summary.chunks),
+        ("seconds", f"{summary.seconds:.1f}"),
+    ]
+    if backend:
+        rows.append(("embedder backend", backend))
+    for label, value in rows:
+        table.add_row(label, str(value))
+    err.print(table)
+    for f in summary.failed:
+        err.print(f"[yellow]skipped[/] {f.source}: {f.reason}")
+    if not summary.committed and summary.read_anything:
+        err.print("nothing changed; the index was left as it was")
+
+
+@app.command()
+def sync(
+    sources: Annotated[
+        Path, typer.Option("--sources", "-s", help="TOML file of folders, feeds, sitemaps, URLs")
+    ],
+    index: IndexOpt = None,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Run again at this interval (90s, 15m, 1h); default: run once"),
+    ] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let URLs reach loopback and private addresses (else only the file's allow list)",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Keep an index in line with a sources file, once or on a schedule (README "Sync")."""
+    import time as time_mod
+
+    from index.store import IndexUnavailable
+    from index.vector_store import BackendConfig
+    from ingest.fetch import Fetcher
+    from ingest.pipeline import Ingestor
+    from ingest.sources import SourcesError, load_sources, parse_interval
+
+    settings = settings_for(index)
+    backend = BackendConfig.from_settings(settings.backend)
+    try:
+        interval = parse_interval(every) if every else None
+        plan = load_sources(sources, allow_private=allow_private)
+    except (SourcesError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    from index.embedder import Embedder
+
+    with err.status("loading the embedding model...", spinner="dots"):
+        embedder = Embedder(threads=settings.embed_threads)
+    ingestor = Ingestor(embedder, settings.index, backend=backend)
+    while True:
+        started = time_mod.monotonic()
+        try:
+            plan = load_sources(sources, allow_private=allow_private)  # edits apply next run
+            with Fetcher(plan.fetch) as fetcher:
+                summary = ingestor.run(plan.folders, web=plan.web, fetcher=fetcher)
+            _print_summary(summary, settings.index, as_json)
+        except (IndexUnavailable, SourcesError) as exc:
+            if interval is None:
+                raise fail(str(exc)) from None
+            err.print(f"[bold red]error:[/] {exc}; trying again at the next run")
+        if interval is None:
+            return
+        time_mod.sleep(max(0.0, interval - (time_mod.monotonic() - started)))
 
 
 @app.command()
@@ -199,8 +324,7 @@ def serve(
     """Serve the HTTP API (and its docs at /docs) over an index."""
     import uvicorn
 
-    from index.store import Index, IndexMissing, IndexUnavailable
-    from index.vector_store import BackendConfig
+    from index.store import IndexMissing, IndexUnavailable
     from server.app import create_app
 
     settings = settings_for(index)
@@ -210,7 +334,7 @@ def serve(
         settings.port = port
     try:
         # Fail before the slow model load.
-        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
+        _check_index(settings)
     except IndexMissing as exc:
         raise fail(str(exc)) from None
     except IndexUnavailable as exc:
@@ -221,23 +345,53 @@ def serve(
     err.print(f"Citeline on http://{settings.host}:{settings.port}  (index {settings.index})")
     err.print(settings.protection.describe(), highlight=False)
     err.print(settings.slack.describe(), highlight=False)
+    from access.keys import KeysFileError
+
+    try:
+        application = create_app(settings)
+    except KeysFileError as exc:
+        raise fail(str(exc)) from None
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
     )
 
 
+def _check_index(settings: Settings) -> None:
+    """Every collection under the index root opens (IndexMissing when there is none,
+    IndexUnavailable when none can be read), without loading the model."""
+    from index.library import Library
+    from index.store import IndexMissing, IndexUnavailable
+    from index.vector_store import BackendConfig
+
+    root = Path(settings.index)
+    hint = f"run `citeline ingest PATH --index {root} [--collection NAME]` first"
+    if not root.is_dir():
+        raise IndexMissing(f"no index at {root}: {hint}")
+    library = Library(root, BackendConfig.from_settings(settings.backend))
+    library.refresh()
+    try:
+        if not library.names():
+            raise IndexMissing(
+                f"{root} is not a Citeline index (no CURRENT file, no collections/): {hint}"
+            )
+        if library.errors and not library.snapshot():
+            raise IndexUnavailable("; ".join(library.errors.values()))
+    finally:
+        for ix in library.snapshot().values():
+            ix.close()
+
+
 def _service(settings: Settings) -> AnswerService:
     """The answer service over the index, as the server builds it."""
     from answer.service import AnswerService
-    from index.store import Index, IndexUnavailable
-    from index.vector_store import BackendConfig
+    from index.store import IndexUnavailable
 
     try:
         # Fail before the slow model load.
-        Index.open(settings.index, BackendConfig.from_settings(settings.backend)).close()
+        _check_index(settings)
     except IndexUnavailable as exc:
         raise fail(str(exc)) from None
     service = AnswerService.from_settings(settings)
@@ -247,12 +401,27 @@ def _service(settings: Settings) -> AnswerService:
     return service
 
 
+def _collections(service: AnswerService, names: list[str] | None) -> list[str] | None:
+    if not names:
+        return None
+    known = service.current().names
+    missing = [n for n in names if n not in known]
+    if missing:
+        service.close()
+        raise fail(
+            f"no collection named {', '.join(missing)} in {service.index_dir} "
+            f"(there are: {', '.join(known) or 'none'})"
+        )
+    return names
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="A question in plain words")],
     index: IndexOpt = None,
     top_k: Annotated[int | None, typer.Option(min=1, max=50)] = None,
     mode: ModeOpt = None,
+    collection: CollectionsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the index, with cited quotes (written by the LLM when
@@ -261,7 +430,9 @@ def ask(
         raise fail("the question is empty")
     service = _service(settings_for(index))
     try:
-        answer = service.ask_sync(question.strip(), top_k, _mode(mode))
+        answer = service.ask_sync(
+            question.strip(), top_k, _mode(mode), _collections(service, collection)
+        )
     finally:
         service.close()
     if answer.fallback_reason:
@@ -284,6 +455,7 @@ def search(
     index: IndexOpt = None,
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
     mode: ModeOpt = None,
+    collection: CollectionsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the passages most similar to a query."""
@@ -291,7 +463,9 @@ def search(
         raise fail("the query is empty")
     service = _service(settings_for(index))
     try:
-        hits = service.search(query.strip(), top_k, None, _mode(mode))
+        hits = service.search(
+            query.strip(), top_k, None, _mode(mode), _collections(service, collection)
+        )
     finally:
         service.close()
     if as_json:
@@ -312,6 +486,8 @@ app.command()(slack)
 app.command()(migrate)
 app.add_typer(eval_app, name="eval")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(collections_app, name="collections")
+app.add_typer(keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

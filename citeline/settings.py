@@ -107,8 +107,9 @@ class EmbedderSettings(BaseSettings):
     backend: Literal["torch", "onnx", "openvino"] | None = Field(
         None,
         description="Embedder runtime: torch, onnx (ONNX Runtime) or openvino, both on a local "
-        "export of the same model; unset = onnx for serving (fastest single query), "
-        "openvino for ingest (fastest batches), torch on cuda",
+        "export of the same model; unset = onnx for serving (fastest single query: 0.35x "
+        "torch's time), torch for ingest (no runtime reached 1.5x torch's batches here), "
+        "torch on cuda",
     )
     device: Literal["cpu", "cuda"] = Field(
         "cpu", description="Where the embedder runs; cuda needs a CUDA build of torch"
@@ -125,7 +126,9 @@ class EmbedderSettings(BaseSettings):
             return self.backend
         if self.device == "cuda":
             return "torch"  # batched torch on a GPU; the runtimes installed here are CPU builds
-        return "onnx" if role == "serve" else "openvino"
+        # Ingest stays on torch: openvino measured 1.16x and onnx 0.94x of torch's batched
+        # throughput (bench/embed_backends.py), short of a reason to change the default.
+        return "onnx" if role == "serve" else "torch"
 
 
 # --- LLM -----------------------------------------------------------------------------------
@@ -173,6 +176,24 @@ class ProtectionSettings(BaseSettings):
         description="Comma-separated API keys; when set, every route but /healthz, /readyz, "
         "the chat page and Slack's signed /slack/events needs 'Authorization: Bearer <key>'",
     )
+    admin_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated admin keys: everything readers may do, plus writes and "
+        "/v1/admin/*, on every collection (CITELINE_API_KEYS are readers of every collection)",
+    )
+    keys_file: Path | None = Field(
+        None,
+        description="TOML keys file with roles and collections, written by `citeline keys`; "
+        "re-read within keys_reload_seconds of a change",
+    )
+    keys_reload_seconds: float = Field(
+        1.0, gt=0, description="How often a changed keys file is noticed, at most"
+    )
+    audit_log: str | None = Field(
+        None,
+        description="Audit log: one JSON line per request (time, key name, route, "
+        "collections, status) appended to this file, or '-' for stdout; unset = off",
+    )
     rate_limit: float = Field(
         600,
         ge=0,
@@ -206,12 +227,12 @@ class ProtectionSettings(BaseSettings):
         "generation to load; 0 turns the watcher off (POST /v1/admin/reload still works)",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         return _split(value)
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "admin_keys")
     @classmethod
     def _strong_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
         for n, key in enumerate(keys, start=1):
@@ -243,12 +264,15 @@ class ProtectionSettings(BaseSettings):
 
     @property
     def keys_on(self) -> bool:
-        return bool(self.api_keys)
+        return bool(self.api_keys or self.admin_keys or self.keys_file)
 
     def describe(self) -> str:
         """One line for startup output: what protects this server."""
+        n = len(self.api_keys) + len(self.admin_keys)
         keys = (
-            f"API keys: on ({len(self.api_keys)} key{'s' if len(self.api_keys) != 1 else ''})"
+            f"API keys: on ({n} key{'s' if n != 1 else ''}"
+            + (f" + keys file {self.keys_file}" if self.keys_file else "")
+            + ")"
             if self.keys_on
             else "API keys: off (anyone who can reach the port can query; set CITELINE_API_KEYS)"
         )
@@ -307,6 +331,19 @@ class SlackSettings(BaseSettings):
         description="Comma-separated channel IDs the bot answers in; empty = every channel "
         "it is invited to. Direct messages are always answered.",
     )
+    channel_collections: dict[str, list[str]] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("CITELINE_SLACK_CHANNEL_COLLECTIONS", "channel_collections"),
+        description="JSON map of channel ID to the collections its questions are answered "
+        'from, e.g. {"C0123": ["energy"], "C0456": ["legal", "public"]}. When set, a channel '
+        "not in it is not answered",
+    )
+    dm_collections: list[str] | None = Field(
+        None,
+        validation_alias=AliasChoices("CITELINE_SLACK_DM_COLLECTIONS", "dm_collections"),
+        description="JSON list of the collections direct messages are answered from, e.g. "
+        '["public"]; unset = every collection when no channel map is set, none when one is',
+    )
     workers: int = Field(
         2,
         ge=1,
@@ -341,7 +378,23 @@ class SlackSettings(BaseSettings):
     def socket_mode(self) -> bool:
         return bool(self.bot_token and self.app_token)
 
+    def collections_for(
+        self, channel: str | None, channel_type: str | None = None
+    ) -> list[str] | None:
+        """The collections a channel's (or a DM's) questions are answered from: None =
+        every collection (no map configured); [] = none (not mapped)."""
+        if channel_type == "im" or (channel or "").startswith("D"):
+            if self.dm_collections is not None:
+                return list(self.dm_collections)
+            return None if not self.channel_collections else []
+        if not self.channel_collections:
+            return None
+        return list(self.channel_collections.get(channel or "", []))
+
     def channel_allowed(self, channel: str | None, channel_type: str | None = None) -> bool:
+        # A channel (or DM) mapped to no collection is not answered at all.
+        if self.collections_for(channel, channel_type) == []:
+            return False
         if channel_type == "im" or (channel or "").startswith("D"):
             return True
         return not self.allowed_channels or channel in self.allowed_channels
@@ -356,6 +409,39 @@ class SlackSettings(BaseSettings):
         return "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable /slack/events)"
 
 
+# --- writes over HTTP (server/protection/admin.py, server/documents.py) ---------------------
+
+
+class WriteSettings(BaseSettings):
+    """Writes over HTTP and what the server may fetch. Who may write is a key's role
+    (``CITELINE_ADMIN_KEYS`` or an admin in the keys file: ProtectionSettings)."""
+
+    model_config = _config()
+
+    allow_anonymous_writes: bool = Field(
+        False,
+        description="With no API or admin keys configured, let anyone who can reach the "
+        "port add and delete articles (off: the write routes answer 403)",
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1024,
+        description="Largest file upload to POST /v1/documents, in bytes (other requests "
+        "keep CITELINE_MAX_BODY_BYTES)",
+    )
+    fetch_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated hosts, addresses or CIDR networks that URLs given to "
+        "POST /v1/documents may reach although they are not public (e.g. an intranet); "
+        "loopback, private, link-local and metadata addresses are refused otherwise",
+    )
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _split_values(cls, value: Any) -> Any:
+        return _split(value)
+
+
 # --- the whole --------------------------------------------------------------------------------
 
 GROUPS: dict[str, type[BaseSettings]] = {
@@ -365,12 +451,14 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "embedder": EmbedderSettings,
     "protection": ProtectionSettings,
     "slack": SlackSettings,
+    "writes": WriteSettings,
 }
 
 
 class Settings(BaseSettings):
     """Top-level knobs plus one group per concern: ``settings.backend``,
-    ``settings.retrieval``, ``settings.llm``, ``settings.protection``, ``settings.slack``."""
+    ``settings.retrieval``, ``settings.llm``, ``settings.protection``, ``settings.slack``,
+    ``settings.writes``."""
 
     model_config = _config()
 
@@ -397,6 +485,7 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings
     protection: ProtectionSettings
     slack: SlackSettings
+    writes: WriteSettings
 
     def __init__(self, **values: Any) -> None:
         # Each group reads its own variables (with the same ``_env_file`` if one is given).

@@ -29,6 +29,15 @@ DOC_IDS = "doc_ids.json"
 PARAMS = {"method": "lucene", "k1": 1.2, "b": 0.75}
 
 
+def idf_of(n_docs: int, df: np.ndarray) -> np.ndarray:
+    """Lucene's BM25 IDF (what bm25s computes for method="lucene")."""
+    return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def idf_one(n_docs: int, df: int) -> float:
+    return float(np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))
+
+
 class TermCounter:
     """Turns a document into (term ids, counts) over a growing vocabulary."""
 
@@ -116,7 +125,7 @@ class Bm25Index:
         used, cols = np.unique(term_ids, return_inverse=True)
         df = np.bincount(cols, minlength=len(used)).astype(np.float64)
         k1, b = float(PARAMS["k1"]), float(PARAMS["b"])  # type: ignore[arg-type]
-        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        idf = idf_of(n_docs, df)
         avg = doc_len.mean() if doc_len.mean() > 0 else 1.0
         weights = idf[cols] * tf / (k1 * ((1 - b) + b * doc_len[rows] / avg) + tf)
         # CSC by term: each column lists the documents containing that term.
@@ -196,6 +205,64 @@ class Bm25Index:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.doc_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    # -- several indexes as one -----------------------------------------------------
+
+    def term_stats(self, query_terms: list[str]) -> dict[str, int]:
+        """Document frequency of each query term that occurs here (for IDF over a union)."""
+        if self._model is None:
+            return {}
+        vocab, indptr = self._model.vocab_dict, self._model.scores["indptr"]
+        return {
+            t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) for t in set(query_terms) if t in vocab
+        }
+
+    def scores_with_idf(
+        self,
+        query_terms: list[str],
+        idf: dict[str, float],
+        avgdl: float | None = None,
+        lengths: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Every document's BM25 score as one index over a union of indexes would give it:
+        each term's IDF replaced by ``idf[term]`` and, when ``avgdl`` and this index's
+        document ``lengths`` (in doc id order) are given, the length normalisation done
+        with the union's average length.
+
+        The stored weights are ``idf(t) * tf / (k1 * (1 - b + b * dl / avgdl) + tf)``;
+        the term frequency is recovered from them (it is an integer, so rounding undoes
+        the float32 storage) and the weight recomputed. With this index's own ``idf``
+        and no ``avgdl`` it equals :meth:`scores`.
+        """
+        if self._model is None:
+            return np.zeros(0, dtype=np.float32)
+        n_docs = len(self.doc_ids)
+        out = np.zeros(n_docs, dtype=np.float64)
+        vocab = self._model.vocab_dict
+        data, indices, indptr = (self._model.scores[k] for k in ("data", "indices", "indptr"))
+        k1, b = float(PARAMS["k1"]), float(PARAMS["b"])  # type: ignore[arg-type]
+        renorm = avgdl is not None and lengths is not None and len(lengths) == n_docs
+        if renorm:
+            assert lengths is not None and avgdl is not None
+            own = float(lengths.mean()) or 1.0
+            norm_here = k1 * ((1 - b) + b * lengths / own)
+            norm_union = k1 * ((1 - b) + b * lengths / (avgdl or 1.0))
+        for t in query_terms:  # repeated terms count again, as bm25s does
+            col = vocab.get(t)
+            if col is None:
+                continue
+            start, end = int(indptr[col]), int(indptr[col + 1])
+            here = idf_one(n_docs, end - start)
+            weights = np.asarray(data[start:end], dtype=np.float64)
+            rows = np.asarray(indices[start:end])
+            if renorm:
+                x = np.clip(weights / here, 0.0, 1.0 - 1e-9)
+                tf = np.maximum(1.0, np.round(norm_here[rows] * x / (1.0 - x)))
+                weights = idf[t] * tf / (norm_union[rows] + tf)
+            else:
+                weights = weights * (idf[t] / here)
+            np.add.at(out, rows, weights)
+        return out.astype(np.float32)
 
     def scores_of(self, scores: np.ndarray, doc_ids: list[str]) -> np.ndarray:
         """Entries of ``scores`` (from :meth:`scores`) for these documents (0 if unknown)."""

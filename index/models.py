@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,18 @@ class Passage:
     url: str | None = None
     author: str | None = None
     date: str | None = None
+    # Where each page starts in the article text (paged formats such as PDF; else empty).
+    page_starts: tuple[int, ...] = ()
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page holding article offset ``offset``; None for unpaged articles."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect.bisect_right(self.page_starts, offset))
+
+    # The collection the passage came from (index/collections.py); None when one
+    # index was searched on its own.
+    collection: str | None = None
 
 
 # Article fields a search may filter on (SQLite columns; Qdrant payload keys).
@@ -58,6 +71,10 @@ DOCUMENT_FIELDS = ("doc_id", "title", "author", "source", "url", "date")
 class SearchHit:
     passage: Passage
     score: float
+
+    @property
+    def collection(self) -> str | None:
+        return self.passage.collection
 
 
 @dataclass(frozen=True)

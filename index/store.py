@@ -92,6 +92,14 @@ CREATE TABLE IF NOT EXISTS terms (
     id INTEGER PRIMARY KEY,
     term TEXT NOT NULL UNIQUE
 );
+-- What a web server said about each fetched URL (ETag / Last-Modified), so the
+-- next fetch can be conditional; doc_id is the document the URL gave.
+CREATE TABLE IF NOT EXISTS fetch_state (
+    url TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT
+);
 CREATE TABLE IF NOT EXISTS doc_terms (
     doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
     analyzer TEXT NOT NULL,
@@ -146,6 +154,19 @@ class StoredDocument:
     date: str | None
     metadata: dict[str, Any]
     text: str
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """One row of the list of what is indexed."""
+
+    doc_id: str
+    title: str | None
+    source: str | None
+    url: str | None
+    date: str | None
+    passages: int
+    ingested_at: str
 
 
 def _current_generation(root: Path) -> Path | None:
@@ -282,6 +303,7 @@ class Index:
             )
         # sqlite3 connections are not safe for concurrent use; reads are short.
         self._lock = threading.Lock()
+        self._lengths: np.ndarray | None = None
 
     @classmethod
     def open(cls, root: Path | str, backend: BackendConfig | None = None) -> Index:
@@ -347,6 +369,19 @@ class Index:
             return []
         return self._vectors.search(query_vector, min(top_k, self.chunk_count), filters, self)
 
+    def document_lengths(self) -> np.ndarray | None:
+        """Each document's keyword-term count, in the keyword index's document order (for
+        BM25 over several collections, index/multi.py); None if they cannot be aligned."""
+        if self._lengths is None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT doc_id, length FROM doc_terms ORDER BY doc_id"
+                ).fetchall()
+            if [r[0] for r in rows] != self.bm25.doc_ids:
+                return None
+            self._lengths = np.array([r[1] for r in rows], dtype=np.float64)
+        return self._lengths
+
     def doc_ids_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
         ids = list(chunk_ids)
         out: dict[int, str] = {}
@@ -367,8 +402,8 @@ class Index:
         marks = ",".join("?" * len(ids))
         sql = (
             'SELECT c.id, c.doc_id, c.start, c."end", c.text, d.title, d.source, d.url, '
-            "d.author, d.date FROM chunks c JOIN documents d USING (doc_id) "
-            f"WHERE c.id IN ({marks})"
+            "d.author, d.date, json_extract(d.metadata, '$.page_starts') AS page_starts "
+            f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({marks})"
         )
         with self._lock:
             rows = self._db.execute(sql, ids).fetchall()
@@ -384,6 +419,7 @@ class Index:
                 url=r["url"],
                 author=r["author"],
                 date=r["date"],
+                page_starts=_page_starts(r["page_starts"]),
             )
             for r in rows
         }
@@ -439,12 +475,66 @@ class Index:
             row = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return _row_to_document(row) if row else None
 
+    def list_documents(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        text: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[DocumentSummary]]:
+        """(how many match, one page of them by title): ``filters`` as in search,
+        ``text`` a case-insensitive substring of the title, source or url."""
+        where, args = _filter_sql(filters or {})
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where += (
+                " AND (d.title LIKE ? ESCAPE '\\' OR d.source LIKE ? ESCAPE '\\' "
+                "OR d.url LIKE ? ESCAPE '\\')"
+            )
+            args += [pattern, pattern, pattern]
+        with self._lock:
+            total = self._db.execute(
+                f"SELECT count(*) FROM documents d WHERE {where}", args
+            ).fetchone()[0]
+            rows = self._db.execute(
+                "SELECT d.doc_id, d.title, d.source, d.url, d.date, d.ingested_at, "
+                "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) AS passages "
+                f"FROM documents d WHERE {where} "
+                "ORDER BY coalesce(d.title, d.doc_id) COLLATE NOCASE, d.doc_id LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return int(total), [
+            DocumentSummary(
+                r["doc_id"],
+                r["title"],
+                r["source"],
+                r["url"],
+                r["date"],
+                r["passages"],
+                r["ingested_at"],
+            )
+            for r in rows
+        ]
+
     def chunk_ids_matching(self, filters: Mapping[str, Any]) -> np.ndarray:
         where, args = _filter_sql(filters)
         sql = f"SELECT c.id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def _page_starts(raw: str | None) -> tuple[int, ...]:
+    if not raw:
+        return ()
+    try:
+        starts = json.loads(raw)
+    except ValueError:
+        return ()
+    if isinstance(starts, list) and all(isinstance(s, int) for s in starts):
+        return tuple(starts)
+    return ()
 
 
 def _filter_sql(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -459,6 +549,13 @@ def _filter_sql(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
             args.append("$." + json.dumps(key))
         args.append(value)
     return " AND ".join(clauses) or "1", args
+
+
+@dataclass(frozen=True)
+class FetchState:
+    doc_id: str
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass
@@ -507,6 +604,8 @@ class IndexWriter:
         # Set when the live generation lacks parts this version writes (an older
         # format or keyword analyzer): the caller must commit even without changes.
         self.needs_upgrade = False
+        # Set when fetch validators changed: worth a commit even if no document did.
+        self.fetch_state_changed = False
         self._trained_on = 0
         self._closed = False
         self._check_backend()
@@ -651,6 +750,31 @@ class IndexWriter:
     @property
     def chunk_count(self) -> int:
         return self._vectors.count()
+
+    def document_dates(self) -> dict[str, tuple[str | None, str]]:
+        """doc_id -> (the article's own date, when it was stored) of every document."""
+        rows = self._db.execute("SELECT doc_id, date, ingested_at FROM documents").fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def fetch_states(self) -> dict[str, FetchState]:
+        rows = self._db.execute("SELECT url, doc_id, etag, last_modified FROM fetch_state")
+        return {r[0]: FetchState(r[1], r[2], r[3]) for r in rows.fetchall()}
+
+    def record_fetch(
+        self, url: str, doc_id: str, etag: str | None, last_modified: str | None
+    ) -> None:
+        """Remember a fetch's validators; a change makes the next commit necessary."""
+        row = self._db.execute(
+            "SELECT doc_id, etag, last_modified FROM fetch_state WHERE url = ?", (url,)
+        ).fetchone()
+        if row is not None and tuple(row) == (doc_id, etag, last_modified):
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO fetch_state (url, doc_id, etag, last_modified) "
+            "VALUES (?, ?, ?, ?)",
+            (url, doc_id, etag, last_modified),
+        )
+        self.fetch_state_changed = True
 
     # -- changing ---------------------------------------------------------------
 

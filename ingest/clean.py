@@ -1,4 +1,6 @@
-"""Turn raw text, Markdown or HTML into a clean article body plus header metadata.
+"""Turn raw text or Markdown into a clean article body plus header metadata.
+
+(HTML goes through trafilatura in ``ingest.html`` first; its output ends here too.)
 
 The rules are generic heuristics for blog posts and news pages: a title line, a byline, a
 "Source:" line, author-bio fragments in the header, and site chrome (comment sections,
@@ -8,25 +10,10 @@ a paragraph that reads like body text is never dropped as metadata.
 
 from __future__ import annotations
 
-import html as html_lib
-import json
 import re
-import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
-from bs4 import (
-    BeautifulSoup,
-    Comment,
-    Declaration,
-    Doctype,
-    NavigableString,
-    ProcessingInstruction,
-    Tag,
-)
-
-__all__ = ["CHROME_HEADINGS", "NAV_LINES", "Cleaned", "clean_text", "html_to_text"]
+__all__ = ["CHROME_HEADINGS", "NAV_LINES", "Cleaned", "clean_extracted", "clean_text"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +34,10 @@ CHROME_HEADINGS: tuple[str, ...] = (
     r"(comments?|reply|replies|response)",
     r"popular posts?( from this blog)?",
     r"(related|recent|popular|similar|more|other|latest|trending|further) "
-    r"(posts?|articles?|stories|reads?|reading|news|content|links)",
+    r"(posts?|articles?|stories|reads?|reading|news|content|links|coverage|videos?)",
+    r"(got|have) a (news )?tip( for us)?\??",
+    r"just watched",
+    r"most (read|popular|viewed|shared)",
     r"you (may|might) (also )?(like|enjoy|be interested in)( this)?",
     r"(share|share this|share this (post|article|story|page))( on \w+)?",
     r"subscribe( to .*| now| for .*)?",
@@ -146,16 +136,16 @@ def clean_text(raw: str, *, markdown: bool = False, known_title: str | None = No
     )
 
 
-def html_to_text(html: str) -> Cleaned:
-    """Extract the article body and metadata from an HTML page; never raises on bad markup."""
-    try:
-        with warnings.catch_warnings():
-            # Fragments, XML-ish input and URL-looking strings are all legitimate input here.
-            warnings.simplefilter("ignore")
-            soup = BeautifulSoup(_SURROGATES.sub("\ufffd", html), "lxml")
-        return _soup_to_cleaned(soup)
-    except RecursionError:
-        return _regex_html_to_cleaned(html)
+def clean_extracted(paragraphs: list[str], *, known_titles: set[str] | None = None) -> Cleaned:
+    """Clean the paragraphs an HTML extractor returned: the title and byline it repeated at
+    the top, chrome blocks it kept inside the body ("Got a tip for us?", "JUST WATCHED"
+    with their short lines) and chrome after the body. ``known_titles`` are the page's
+    titles; only a first line repeating one of them is dropped as the title. Without
+    them (no metadata found) a title-like first line is taken as the title, as in text."""
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        lines.extend([_normalise(paragraph).strip(), ""])
+    return _clean_lines(_drop_chrome_blocks(lines), known_titles=known_titles)
 
 
 # --------------------------------------------------------------------------- text pipeline
@@ -356,10 +346,6 @@ def _norm(text: str) -> str:
     return " ".join(text.casefold().replace("’", "'").split()).strip(" .")
 
 
-def _opt_set(*values: str | None) -> set[str]:
-    return {v for v in values if v}
-
-
 # --------------------------------------------------------------------------- page chrome
 
 
@@ -399,6 +385,28 @@ def _cut_trailing_chrome(lines: list[str]) -> list[str]:
                 return lines[:i]
         offset += len(line) + 1
     return lines
+
+
+def _drop_chrome_blocks(lines: list[str]) -> list[str]:
+    """Drop a chrome heading inside the body together with the short, non-body paragraphs
+    under it (link titles, "Replay", a sign-up blurb). A chrome-like heading directly
+    followed by body text is a real section heading and stays."""
+    spans = _paragraph_spans(lines)
+    drop: set[int] = set()
+    k = 0
+    while k < len(spans):
+        start, end = spans[k]
+        if end - start == 1 and _is_chrome_heading(lines[start]):
+            j = k + 1
+            while j < len(spans) and not _is_body(" ".join(lines[spans[j][0] : spans[j][1]])):
+                j += 1
+            if j > k + 1:
+                for s, e in spans[k:j]:
+                    drop.update(range(s, e))
+                k = j
+                continue
+        k += 1
+    return [line for i, line in enumerate(lines) if i not in drop]
 
 
 def _is_nav_line(line: str) -> bool:
@@ -500,245 +508,3 @@ def _strip_markdown(lines: list[str]) -> tuple[list[str], set[int]]:
         line = indent + re.sub(r" {2,}", " ", line.strip())
         out.append(line if line.strip() else "")
     return out, headings
-
-
-# --------------------------------------------------------------------------- HTML
-
-# Not <head> itself: libxml2 leaves HTML5 elements that follow a leading <script> inside it.
-# fmt: off
-_DROP_TAGS = (
-    "script", "style", "noscript", "template", "iframe", "svg", "button", "title", "meta", "link",
-    "base", "select", "textarea", "input", "object", "embed", "canvas", "audio", "video", "map",
-    "dialog",
-)
-# fmt: on
-# Structural chrome; removed unless it wraps the article itself (e.g. a page-wide <form>).
-_CHROME_TAGS = ("nav", "footer", "aside", "form", "header")
-_CHROME_TOKENS = re.compile(
-    r"\b(nav|navbar|navigation|menu|sidebar|footer|comments?|share|sharing|social|related|"
-    r"cookies?|banner|adverts?|advertisement|ads?|subscribe|subscription|newsletter|"
-    r"breadcrumbs?|popular)\b",
-    re.IGNORECASE,
-)
-_CHROME_ROLES = frozenset(
-    {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar"}
-)
-# fmt: off
-_BLOCK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details", "div",
-    "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
-    "h6", "header", "hgroup", "hr", "html", "li", "main", "nav", "ol", "p", "pre", "section",
-    "summary", "table", "tbody", "tfoot", "thead", "tr", "ul",
-})
-# fmt: on
-_CELL_TAGS = frozenset({"td", "th"})
-_SKIPPED_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
-
-
-def _soup_to_cleaned(soup: BeautifulSoup) -> Cleaned:
-    title, title_candidates = _html_title(soup)
-    author = _html_author(soup)
-    date = _html_date(soup)
-    url = _meta(soup, "link", rel="canonical", attr="href") or _meta(soup, property="og:url")
-    site = _meta(soup, property="og:site_name")
-    anchor = _content_anchor(soup)
-    # The anchor and its ancestors hold the article, whatever their class names say.
-    keep = {id(anchor), *(id(parent) for parent in anchor.parents)} if anchor else set()
-    root = anchor if anchor is not None and anchor.name in {"article", "main"} else soup
-    text = _tag_text(root, keep)
-    cleaned = _clean_lines(_normalise(text).split("\n"), known_titles=title_candidates)
-    return Cleaned(
-        text=cleaned.text,
-        title=title or cleaned.title,
-        author=author or cleaned.author,
-        source=site or cleaned.source,
-        url=url,
-        date=date or cleaned.date,
-    )
-
-
-def _meta(
-    soup: BeautifulSoup, tag: str = "meta", *, attr: str = "content", **attrs: str | bool
-) -> str | None:
-    query: dict[str, Any] = dict(attrs)  # a dict, not kwargs: "name" is an attribute here
-    found = soup.find(tag, attrs=query)
-    if isinstance(found, Tag):
-        value = found.get(attr)
-        if isinstance(value, str) and value.strip():
-            return " ".join(value.split())
-    return None
-
-
-def _first_text(tags: Iterable[Tag]) -> str | None:
-    for tag in tags:
-        text = " ".join(tag.get_text(" ").split())
-        if text:
-            return text
-    return None
-
-
-def _html_title(soup: BeautifulSoup) -> tuple[str | None, set[str]]:
-    og = _meta(soup, property="og:title")
-    h1 = _first_text(soup.find_all("h1"))
-    page = _first_text(soup.find_all("title"))
-    site = _meta(soup, property="og:site_name")
-    if page and site:
-        page = re.sub(rf"\s+[|\-–—:]\s+{re.escape(site)}$", "", page)
-    return og or h1 or page, _opt_set(og, h1, page)
-
-
-def _html_author(soup: BeautifulSoup) -> str | None:
-    candidates = [_meta(soup, name="author")]
-    article_author = _meta(soup, property="article:author")
-    if article_author and not article_author.startswith(("http://", "https://")):
-        candidates.append(article_author)
-    candidates.append(_first_text(soup.find_all(rel="author", limit=10)))
-    byline_class = re.compile(r"\b(byline|author)\b", re.IGNORECASE)
-    for tag in soup.find_all(class_=byline_class, limit=10):
-        candidates.append(" ".join(tag.get_text(" ").split()))
-    candidates.append(_json_ld(soup, "author"))
-    for candidate in candidates:
-        if not candidate:
-            continue
-        name = _parse_byline(candidate) or candidate  # byline elements often read "By X"
-        if _is_name(name):
-            return name
-    return None
-
-
-def _html_date(soup: BeautifulSoup) -> str | None:
-    for found in (
-        _meta(soup, property="article:published_time"),
-        _meta(soup, itemprop="datePublished"),
-        _meta(soup, name="date"),
-        _meta(soup, "time", attr="datetime", datetime=True),
-        _json_ld(soup, "datePublished"),
-    ):
-        if found:
-            return found
-    return None
-
-
-def _json_ld(soup: BeautifulSoup, key: str) -> str | None:
-    """A field of the page's schema.org JSON-LD, where many news sites keep author and date."""
-    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
-        try:
-            data = json.loads(script.get_text())
-        except (ValueError, RecursionError):
-            continue
-        stack = [data]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, list):
-                stack.extend(reversed(item))
-            elif isinstance(item, dict):
-                value = item.get(key)
-                if isinstance(value, list) and value:
-                    value = value[0]
-                if isinstance(value, dict):
-                    value = value.get("name")
-                if isinstance(value, str) and value.strip():
-                    return value.strip()
-                stack.extend(reversed(item.get("@graph", [])))
-    return None
-
-
-def _is_chrome_element(tag: Tag, *, in_article: bool) -> bool:
-    if tag.name in _CHROME_TAGS:
-        # A <header> inside the article holds its title and byline, which the text keeps.
-        return tag.name != "header" or not in_article
-    if tag.name in {"html", "body", "main", "article"}:
-        return False
-    role = tag.get("role")
-    if isinstance(role, str) and role.lower() in _CHROME_ROLES:
-        return True
-    if tag.has_attr("hidden") or tag.get("aria-hidden") == "true":
-        return True
-    tokens = [*tag.get_attribute_list("class"), *tag.get_attribute_list("id")]
-    return any(isinstance(t, str) and _CHROME_TOKENS.search(t) for t in tokens)
-
-
-def _content_anchor(soup: BeautifulSoup) -> Tag | None:
-    """The element that holds the article: the largest <article>, else <main>, else <h1>."""
-    # A page has a handful of <article>s; the limit bounds the work on pathological markup.
-    articles = [(len(a.get_text()), a) for a in soup.find_all("article", limit=20)]
-    main = soup.find("main") or soup.find(role="main")
-    main_len = len(main.get_text()) if isinstance(main, Tag) else 0
-    if articles:
-        length, article = max(articles, key=lambda pair: pair[0])
-        # A teaser card is no article: it must carry a fair share of the main text.
-        if length * 3 >= main_len:
-            return article
-    if isinstance(main, Tag):
-        return main
-    h1 = soup.find("h1")
-    return h1 if isinstance(h1, Tag) else None
-
-
-def _tag_text(root: Tag, keep: set[int]) -> str:
-    """Text of ``root`` with blocks as paragraphs, skipping non-content and chrome subtrees.
-
-    One iterative walk, not tag removal: deep nesting cannot recurse, and bs4's
-    ``decomposed`` check searches the whole subtree, which is quadratic on deep pages.
-    """
-    out: list[str] = []
-    stack: list[tuple[object, bool, bool]] = [(root, False, root.name in {"article", "main"})]
-    pre_depth = 0
-    while stack:
-        node, leaving, in_article = stack.pop()
-        if isinstance(node, Tag):
-            if leaving:
-                if node.name == "pre":
-                    pre_depth -= 1
-                if node.name in _BLOCK_TAGS:
-                    out.append("\n\n")
-                continue
-            if node.name in _DROP_TAGS or (
-                id(node) not in keep and _is_chrome_element(node, in_article=in_article)
-            ):
-                continue
-            in_article = in_article or node.name in {"article", "main"}
-            if node.name in _BLOCK_TAGS:
-                out.append("\n\n")
-            elif node.name in _CELL_TAGS:
-                out.append(" ")
-            if node.name == "pre":
-                pre_depth += 1
-            stack.append((node, True, in_article))
-            stack.extend((child, False, in_article) for child in reversed(node.contents))
-        elif isinstance(node, NavigableString) and not isinstance(node, _SKIPPED_STRINGS):
-            text = str(node)
-            out.append(text if pre_depth else re.sub(r"\s+", " ", text))
-    return _tidy_blocks("".join(out))
-
-
-def _tidy_blocks(text: str) -> str:
-    paragraphs = []
-    for block in re.split(r"\n\s*\n", text):
-        lines = [" ".join(line.split()) for line in block.split("\n")]
-        paragraphs.append("\n".join(line for line in lines if line))
-    return "\n\n".join(p for p in paragraphs if p)
-
-
-_REGEX_DROP = re.compile(
-    r"<(script|style|noscript|template|iframe|svg|head|nav|footer|aside)\b.*?</\1\s*>",
-    re.IGNORECASE | re.DOTALL,
-)
-_REGEX_BLOCK = re.compile(
-    r"</?(?:p|div|li|h[1-6]|br|tr|blockquote|pre|article|section|main|header|ul|ol|table)\b"
-    r"[^>]*>",
-    re.IGNORECASE,
-)
-_REGEX_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-
-
-def _regex_html_to_cleaned(html: str) -> Cleaned:
-    """Crude fallback for markup too deep for the parser: strip tags, keep block breaks."""
-    title_match = _REGEX_TITLE.search(html)
-    title = " ".join(html_lib.unescape(title_match[1]).split()) if title_match else None
-    text = _REGEX_DROP.sub(" ", _HTML_COMMENT.sub(" ", html))
-    text = _REGEX_BLOCK.sub("\n\n", text)
-    text = html_lib.unescape(re.sub(r"<[^>]*>", "", text))
-    lines = _normalise(_tidy_blocks(text)).split("\n")
-    cleaned = _clean_lines(lines, known_titles=_opt_set(title))
-    return replace(cleaned, title=title or cleaned.title)

@@ -7,6 +7,10 @@ Rules for a re-run (also in README):
 - a stored document whose origin file lies under a folder (or is a file) given
   to this run, but which this run did not read, is removed. Documents from
   folders not given to this run stay. A file that fails to read removes nothing.
+- web sources (``ingest.web``): a page is fetched conditionally, and a 304 keeps
+  the stored copy; an entry that left its feed or sitemap is removed once older
+  than the source's ``keep_days``; a page that fails to fetch removes nothing;
+- ``articles`` (the API) are upserted, ``delete`` (the API) removes by id.
 
 Where the work runs is pluggable (:class:`Stages`): :class:`LocalStages` reads,
 chunks and embeds in this process; ``ingest.ray_ingest`` does the same on a Ray
@@ -21,6 +25,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +35,9 @@ from index.models import Article, Chunk, Failure
 from index.store import IndexUnavailable, IndexWriter
 from index.vector_store import BackendConfig
 from ingest.chunker import Chunker, ChunkerSettings
+from ingest.fetch import Fetcher
 from ingest.readers import DEFAULT_MAX_BYTES, discover, read_file
+from ingest.web import WebReader, WebSource
 
 # Chunks embedded per encode call: large enough for the model to sort by length
 # and keep its batches full, small enough to bound memory on huge corpora.
@@ -46,6 +53,9 @@ class IngestSummary:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    # Web sources: pages the server answered 304 for, and HTTP requests sent.
+    not_modified: int = 0
+    requests: int = 0
     failed: list[Failure] = field(default_factory=list)
     chunks_embedded: int = 0
     documents: int = 0
@@ -256,10 +266,23 @@ class Ingestor:
                 )
             check_backend(live, self.model.backend, self.check_encode)
 
-    def run(self, paths: Sequence[Path], progress: ProgressCallback | None = None) -> IngestSummary:
+    def run(
+        self,
+        paths: Sequence[Path],
+        progress: ProgressCallback | None = None,
+        *,
+        web: Sequence[WebSource] = (),
+        fetcher: Fetcher | None = None,
+        articles: Sequence[tuple[Article, str]] = (),
+        delete: Sequence[str] = (),
+        now: float | None = None,
+    ) -> IngestSummary:
+        """Bring the index in line with ``paths`` (files and folders), ``web`` sources
+        (fetched with ``fetcher``), ready ``articles`` given with their origin (the API),
+        and ``delete`` (doc ids to remove), in one commit."""
         started = time.perf_counter()
         summary = IngestSummary()
-        files, failures = discover([Path(p) for p in paths])
+        files, failures = discover([Path(p) for p in paths]) if paths else ([], [])
         summary.failed.extend(failures)
         self._check_backend()
         with IndexWriter(
@@ -272,55 +295,44 @@ class Ingestor:
         ) as writer:
             stored = writer.document_index()
             hashes = {doc_id: digest for doc_id, (digest, _) in stored.items()}
-            seen: set[str] = set()
+            batch = _Batch(self, writer, summary, stored)
             incomplete_origins: set[str] = set()
-            pending: list[_Pending] = []
-            pending_chunks = 0
-            prepared = self.stages.prepare(files, hashes, self.spec)
+            prepared = self.stages.prepare(files, hashes, self.spec) if files else iter(())
             for n, item in enumerate(prepared, start=1):
                 summary.failed.extend(item.failures)
                 if item.failures:
                     incomplete_origins.add(item.origin)
                 for doc in item.docs:
-                    doc_id = doc.article.doc_id
-                    if doc_id in seen:
-                        summary.failed.append(
-                            Failure(
-                                f"{item.path}: {doc_id}",
-                                "duplicate document id: another input in this run has it; "
-                                "kept the first",
-                            )
-                        )
-                        continue
-                    seen.add(doc_id)
-                    old = stored.get(doc_id)
-                    if old is not None and old[0] == doc.digest:
-                        summary.unchanged += 1
-                        continue
-                    if old is None:
-                        summary.added += 1
-                    else:
-                        summary.updated += 1
-                    pending.append(_Pending(doc, item.origin))
-                    pending_chunks += len(pending[-1].chunks)
-                if pending_chunks >= EMBED_GROUP:
-                    summary.chunks_embedded += self._flush(writer, pending)
-                    pending, pending_chunks = [], 0
+                    batch.offer(doc, item.origin, f"{item.path}: {doc.article.doc_id}")
+                batch.maybe_flush()
                 if progress:
-                    progress(n, len(files), summary.chunks_embedded + pending_chunks)
-            summary.chunks_embedded += self._flush(writer, pending)
+                    progress(n, len(files), summary.chunks_embedded + batch.pending_chunks)
+            if articles or web:
+                chunker = self._chunker()
+                for article, origin in articles:
+                    batch.offer(prepare_doc(article, self.spec, chunker, hashes), origin, origin)
+                if web:
+                    if fetcher is None:
+                        raise ValueError("web sources need a Fetcher")
+                    self._read_web(web, fetcher, batch, chunker, hashes, now)
+                    summary.requests = fetcher.requests
+            batch.flush()
 
             scope = _scope(paths)
             for doc_id, (_, origin) in stored.items():
-                if doc_id in seen or origin in incomplete_origins:
+                if doc_id in batch.seen or origin in incomplete_origins:
                     continue
                 if _within(origin, scope):
+                    writer.delete(doc_id)
+                    summary.removed += 1
+            for doc_id in delete:
+                if doc_id in stored and doc_id not in batch.seen:
                     writer.delete(doc_id)
                     summary.removed += 1
 
             changed = summary.added + summary.updated + summary.removed > 0
             # An index from an older Citeline lacks the keyword index: rebuild it.
-            if changed or writer.needs_upgrade:
+            if changed or writer.needs_upgrade or writer.fetch_state_changed:
                 manifest = writer.commit()
                 summary.committed = True
                 summary.documents, summary.chunks = manifest.documents, manifest.chunks
@@ -329,6 +341,51 @@ class Ingestor:
                 summary.chunks = writer.chunk_count
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _chunker(self) -> Chunker:
+        embedder = getattr(self.stages, "embedder", None)
+        wordpieces = getattr(embedder, "count_wordpieces", None)
+        return Chunker(self.chunker_settings, wordpieces=wordpieces)
+
+    def _read_web(
+        self,
+        sources: Sequence[WebSource],
+        fetcher: Fetcher,
+        batch: _Batch,
+        chunker: Chunker,
+        hashes: Mapping[str, str],
+        now: float | None,
+    ) -> None:
+        writer, summary = batch.writer, batch.summary
+        reader = WebReader(fetcher, writer.fetch_states(), set(batch.stored))
+        dates = writer.document_dates()
+        for source in sources:
+            result = reader.read(source)
+            summary.failed.extend(result.failures)
+            for item in result.items:
+                if item.article is None:  # 304: the stored copy stands
+                    if item.doc_id not in batch.seen:
+                        batch.seen.add(item.doc_id)
+                        summary.unchanged += 1
+                        summary.not_modified += 1
+                    continue
+                doc = prepare_doc(item.article, self.spec, chunker, hashes)
+                batch.offer(doc, source.origin, item.url)
+                if item.validators is not None:
+                    v = item.validators
+                    writer.record_fetch(item.url, item.doc_id, v.etag, v.last_modified)
+                batch.maybe_flush()
+            mine = [d for d, (_, origin) in batch.stored.items() if origin == source.origin]
+            batch.seen.update(reader.kept)
+            if not result.listing:
+                continue
+            for doc_id in mine:
+                if doc_id in batch.seen:
+                    continue
+                if _expired(dates.get(doc_id), source.keep_days, now):
+                    writer.delete(doc_id)
+                    summary.removed += 1
+                batch.seen.add(doc_id)  # handled: the file-scope rule must not touch it
 
     def _flush(self, writer: IndexWriter, pending: list[_Pending]) -> int:
         todo = [p for p in pending if p.doc.vectors is None]
@@ -348,6 +405,83 @@ class Ingestor:
                 vectors=p.doc.vectors,
             )
         return sum(len(p.chunks) for p in pending)
+
+
+class _Batch:
+    """The documents of one run on their way into the writer, embedded in groups."""
+
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        writer: IndexWriter,
+        summary: IngestSummary,
+        stored: Mapping[str, tuple[str, str]],
+    ) -> None:
+        self.ingestor, self.writer, self.summary, self.stored = ingestor, writer, summary, stored
+        self.seen: set[str] = set()
+        self.digests: dict[str, str] = {}
+        self.pending: list[_Pending] = []
+        self.pending_chunks = 0
+
+    def offer(self, doc: PreparedDoc, origin: str, where: str) -> None:
+        doc_id = doc.article.doc_id
+        if doc_id in self.seen and self.digests.get(doc_id, doc.digest) == doc.digest:
+            return  # the same article twice (a page in a sitemap and given as a URL)
+        if doc_id in self.seen:
+            self.summary.failed.append(
+                Failure(
+                    where if doc_id in where else f"{where}: {doc_id}",
+                    "duplicate document id: another input in this run has it; kept the first",
+                )
+            )
+            return
+        self.seen.add(doc_id)
+        self.digests[doc_id] = doc.digest
+        old = self.stored.get(doc_id)
+        if old is not None and old[0] == doc.digest:
+            self.summary.unchanged += 1
+            return
+        if old is None:
+            self.summary.added += 1
+        else:
+            self.summary.updated += 1
+        self.pending.append(_Pending(doc, origin))
+        self.pending_chunks += len(self.pending[-1].chunks)
+
+    def maybe_flush(self) -> None:
+        if self.pending_chunks >= EMBED_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        self.summary.chunks_embedded += self.ingestor._flush(self.writer, self.pending)
+        self.pending, self.pending_chunks = [], 0
+
+
+def _expired(
+    dates: tuple[str | None, str] | None, keep_days: float | None, now: float | None
+) -> bool:
+    """Whether a document that left its feed is past the age its source keeps."""
+    if keep_days is None or dates is None:
+        return False
+    own, stored_at = dates
+    stamp = _parse_date(own) or _parse_date(stored_at)
+    if stamp is None:
+        return False
+    return (now if now is not None else time.time()) - stamp > keep_days * 86400
+
+
+def _parse_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def _scope(paths: Sequence[Path]) -> list[Path]:

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from index.models import Article, Failure
-from ingest.clean import clean_text, html_to_text
+from ingest.clean import clean_text
+from ingest.formats import FORMAT_OF_SUFFIX, FormatError, decode_text, parse
+from ingest.html import html_to_text
 
 __all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "ReadResult", "discover", "read_file"]
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"})
+SUPPORTED_SUFFIXES = frozenset({*FORMAT_OF_SUFFIX, ".jsonl"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _SNIFF_BYTES = 8192
-_FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 _JSONL_FIELDS = frozenset({"id", "_id", "text", "title", "url", "author", "date", "metadata"})
 _LOOKS_LIKE_HTML = re.compile(
     r"<(?:p|div|br|span|a|html|body|article|section|h[1-6]|li|ul|ol|table|blockquote)\b[^>]*>",
@@ -148,25 +149,19 @@ def read_file(path: Path, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     except OSError as exc:
         return fail(f"cannot read file: {exc.strerror or exc}")
 
-    text = _sniff(data) or _decode(data)
-    if isinstance(text, _Problem):
-        return fail(text.reason)
-    fmt = _FORMATS[suffix]
-    cleaned = html_to_text(text) if fmt == "html" else clean_text(text, markdown=fmt == "md")
-    if not cleaned.text:
-        return fail("empty: no text after cleaning")
-    metadata: dict[str, Any] = {"path": rel, "format": fmt}
-    if cleaned.source:
-        metadata["publication"] = cleaned.source
+    try:
+        parsed = parse(data, FORMAT_OF_SUFFIX[suffix])
+    except FormatError as exc:
+        return fail(str(exc))
     article = Article(
         doc_id=rel,
-        text=cleaned.text,
-        title=cleaned.title,
-        author=cleaned.author,
-        source=cleaned.url or rel,
-        url=cleaned.url,
-        date=cleaned.date,
-        metadata=metadata,
+        text=parsed.text,
+        title=parsed.title,
+        author=parsed.author,
+        source=parsed.url or rel,
+        url=parsed.url,
+        date=parsed.date,
+        metadata={"path": rel, **parsed.metadata},
     )
     result.articles.append(article)
     return result
@@ -201,18 +196,6 @@ def _sniff(head: bytes) -> _Problem | None:
     return None
 
 
-def _decode(data: bytes, offset: int = 0) -> str | _Problem:
-    """UTF-8 text; no other encoding is guessed, so nothing is silently mis-read.
-
-    ``offset`` is where ``data`` starts in its file, so the reported byte can be found.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return _Problem(f"not valid UTF-8 text (byte {offset + exc.start}); re-save it as UTF-8")
-    return text if text.strip() else _Problem("empty: no text after cleaning")
-
-
 # --------------------------------------------------------------------------- JSONL
 
 
@@ -238,8 +221,10 @@ def _read_jsonl(path: Path, rel: str, max_bytes: int) -> ReadResult:
                     f"record is larger than {_size(max_bytes)}; skipped"
                 )
             else:
-                text = _decode(raw, line_offset)
-                outcome = text if isinstance(text, _Problem) else _jsonl_article(text, rel)
+                try:
+                    outcome = _jsonl_article(decode_text(raw, line_offset), rel)
+                except FormatError as exc:
+                    outcome = _Problem(str(exc))
             if isinstance(outcome, _Problem):
                 result.failures.append(Failure(where, outcome.reason))
             elif outcome.doc_id in first_seen:

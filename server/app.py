@@ -14,10 +14,12 @@ from answer.searcher import Searcher
 from answer.service import AnswerService
 from citeline.settings import Settings, load_settings
 from index.embedder import Embedder, EmbedderConfig
+from server import documents as writes
 from server import errors, protection
 from server.feedback import FeedbackStore, default_path
 from server.metrics import metrics_of
 from server.routes import answers as answer_routes
+from server.routes import documents as document_routes
 from server.routes import feedback, health, openai_compat, page, retrieval
 from slackbot import install_slack
 
@@ -56,14 +58,16 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         app.state.answers = answers
         del answers  # the suspended lifespan must not pin a generation after a reload
         log.warning(app.state.answers.describe())
+        writer = writes.start(app, embedder, settings)
         try:
             yield
         finally:
+            writer.close()
             answers = app.state.answers
             answers.bind_loop(None)
             await answers.aclose()
             if searcher is None and answers.searcher is not None:
-                answers.searcher.index.close()
+                answers.searcher.close()
 
     app = FastAPI(
         title="Citeline",
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(answer_routes.router)
     app.include_router(feedback.router)
     app.include_router(openai_compat.router)
+    app.include_router(document_routes.router)
     app.include_router(page.router)
     install_slack(app)
     # Last: its middleware must wrap everything added before it.

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from access.keys import ANONYMOUS
 from answer.searcher import Searcher
 from answer.service import AnswerService, too_long
 from citeline.settings import Settings
@@ -22,6 +23,10 @@ def get_searcher(request: Request) -> Searcher:
     searcher = answers.searcher if answers is not None else None
     if searcher is None:
         error = (answers.index_error if answers is not None else None) or "no index loaded"
+        # The error names collections and files: only for keys that read them all.
+        caller = getattr(request.state, "caller", ANONYMOUS)
+        if caller is None or caller.collections is not None:
+            error = "no collection is loaded (a key for all collections sees why)"
         raise HTTPException(503, f"the index is not loaded: {error}")
     return searcher
 

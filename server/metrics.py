@@ -36,6 +36,8 @@ from prometheus_client.registry import Collector
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from access.keys import ANONYMOUS
+
 # Request latency: sub-10 ms probes up to LLM answers of tens of seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -181,17 +183,17 @@ class IndexCollector(Collector):
         yield ready
         if searcher is None:
             return
-        index = searcher.index
-        docs = GaugeMetricFamily("citeline_index_documents", "Documents in the served index")
-        docs.add_metric([], float(index.document_count))
-        chunks = GaugeMetricFamily("citeline_index_passages", "Passages in the served index")
-        chunks.add_metric([], float(index.chunk_count))
+        docs = GaugeMetricFamily("citeline_index_documents", "Documents in the served collections")
+        docs.add_metric([], float(searcher.document_count))
+        chunks = GaugeMetricFamily("citeline_index_passages", "Passages in the served collections")
+        chunks.add_metric([], float(searcher.chunk_count))
         created = GaugeMetricFamily(
             "citeline_index_generation_created_timestamp_seconds",
-            "When the served index generation was written (its ingest time)",
+            "When each served generation was written (its ingest time)",
             labels=["generation"],
         )
-        created.add_metric([index.manifest.generation], float(index.manifest.created_at))
+        for index in searcher.indexes.values():
+            created.add_metric([index.manifest.generation], float(index.manifest.created_at))
         yield from (docs, chunks, created)
 
 
@@ -315,6 +317,14 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/metrics")
 async def metrics_endpoint(request: Request) -> Response:
+    # Totals over every collection: only for keys that may read every collection.
+    caller = getattr(request.state, "caller", ANONYMOUS)
+    if caller is None or caller.collections is not None:
+        return Response(
+            "metrics cover every collection: they need a key for all collections\n",
+            status_code=403,
+            media_type="text/plain",
+        )
     m = metrics_of(request)
     if m is None:
         return Response("metrics are not installed\n", status_code=404, media_type="text/plain")

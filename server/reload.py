@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 
 import anyio
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from answer.searcher import Searcher
 from answer.service import AnswerService
-from index.store import CURRENT, IndexUnavailable
+from index.store import IndexUnavailable
+from server.access import require_admin
 from server.metrics import Metrics
 from server.schemas import ErrorResponse
 
@@ -62,8 +63,6 @@ class Reloader:
         self.metrics = metrics
         self.interval = interval
         self._lock = threading.Lock()
-        # A generation that failed to load is not retried until CURRENT changes.
-        self._failed_pointer: str | None = None
         self._last_attempt = 0.0
         # Loading runs in its own worker thread: it must not wait behind a
         # threadpool full of requests, nor take their places.
@@ -84,32 +83,25 @@ class Reloader:
     def root(self) -> Path:
         served = self.served
         if served is not None:
-            return Path(served.index.root)
+            return Path(served.root)
         answers = getattr(self.app.state, "answers", None)
         if answers is not None:
             return Path(answers.index_dir)
         return Path(self.app.state.settings.index)
 
-    def pointer(self) -> str | None:
-        """The generation CURRENT names now, or None if it cannot be read."""
-        try:
-            return (self.root() / CURRENT).read_text(encoding="utf-8").strip() or None
-        except OSError:
-            return None
-
     def due(self) -> bool:
-        """Whether the watcher should attempt a reload now."""
-        pointer = self.pointer()
+        """Whether the watcher should attempt a reload now: a collection was created or
+        deleted, or one's CURRENT names a generation not served (nor failed already)."""
         served = self.served
         if served is not None:
-            return pointer is not None and pointer not in (
-                served.index.generation.name,
-                self._failed_pointer,
-            )
-        return (
-            pointer != self._failed_pointer
-            or time.monotonic() - self._last_attempt >= RECOVERY_RETRY
-        )
+            return served.library.due()
+        return time.monotonic() - self._last_attempt >= RECOVERY_RETRY or self._changed()
+
+    def _changed(self) -> bool:
+        try:
+            return self.answers.library(self.root()).due()
+        except IndexUnavailable:
+            return False
 
     # -- reloading ------------------------------------------------------------------
 
@@ -117,16 +109,22 @@ class Reloader:
         """Blocking; run in a worker thread. One reload at a time."""
         with self._lock:
             old = self.served
-            pointer = self.pointer()
             self._last_attempt = time.monotonic()
-            if old is not None and pointer == old.index.generation.name:
+            retrying = trigger == "api" and bool(old is not None and old.library.errors)
+            if old is not None and not old.library.due() and not retrying:
                 self.metrics.reloads.labels(trigger=trigger, outcome="unchanged").inc()
                 return _result(old, reloaded=False, previous=None, seconds=0.0)
             started = time.perf_counter()
             try:
-                new = self._build()
+                # Asked for, or nothing served: generations that failed before are tried
+                # again too (a damaged file may have been repaired in place).
+                retry = trigger == "api" or old is None
+                new = self.answers.open_searcher(self.root(), retry=retry)
+                errors = dict(new.library.errors)
+                if errors and (old is None or new.state == old.state):
+                    # Nothing new is served: the change that was due failed to load.
+                    raise IndexUnavailable("; ".join(f"{n}: {e}" for n, e in errors.items()))
             except Exception as exc:  # any failure must leave the served index alone
-                self._failed_pointer = pointer
                 self.metrics.reloads.labels(trigger=trigger, outcome="failed").inc()
                 message = str(exc) if isinstance(exc, IndexUnavailable) else repr(exc)
                 if old is None:
@@ -134,7 +132,7 @@ class Reloader:
                 log.error(
                     "index reload failed: %s; %s",
                     message,
-                    f"still serving {old.index.generation.name}" if old else "no index served",
+                    f"still serving {old.describe()}" if old else "no index served",
                 )
                 raise ReloadFailed(message, serving=old is not None) from exc
             seconds = time.perf_counter() - started
@@ -142,30 +140,18 @@ class Reloader:
             answers = self.answers
             answers.searcher = new
             answers.index_error = None
-            self._failed_pointer = None
             self.metrics.reloads.labels(trigger=trigger, outcome="swapped").inc()
-            previous = old.index.generation.name if old else None
+            previous = old.describe() if old else None
             log.warning(
-                "index reloaded: now serving %s (%d documents, %d passages; was %s) in %.2f s",
-                new.index.generation.name,
-                new.index.document_count,
-                new.index.chunk_count,
+                "index reloaded: now serving %s (%d documents, %d passages; was %s) in %.2f s%s",
+                new.describe(),
+                new.document_count,
+                new.chunk_count,
                 previous,
                 seconds,
+                f"; not loaded: {errors}" if errors else "",
             )
-            return _result(new, reloaded=True, previous=previous, seconds=seconds)
-
-    def _build(self) -> Searcher:
-        # The service's model, retrieval mode, fusion and backend; only the index is new
-        # (a generation built with another model is refused: restart to switch models).
-        new = self.answers.open_searcher(self.root())
-        try:
-            # Catches a generation that opens but cannot search before anyone sees it.
-            new.search(WARM_UP_QUERY, 1)
-        except BaseException:
-            new.index.close()
-            raise
-        return new
+            return _result(new, reloaded=True, previous=_generation(old), seconds=seconds)
 
     async def reload_async(self, *, trigger: str) -> ReloadResult:
         return await anyio.to_thread.run_sync(
@@ -188,20 +174,30 @@ class Reloader:
                 log.exception("index watcher error; it keeps watching")
 
 
+def _generation(served: Searcher | None) -> str | None:
+    """The generation of a single collection, or ``name:generation`` of each, joined."""
+    if served is None:
+        return None
+    if len(served.indexes) == 1:
+        return next(iter(served.indexes.values())).generation.name
+    return served.describe()
+
+
 def _result(
     served: Searcher, *, reloaded: bool, previous: str | None, seconds: float
 ) -> ReloadResult:
     return ReloadResult(
         reloaded=reloaded,
-        generation=served.index.generation.name,
+        generation=_generation(served) or "",
         previous=previous,
-        documents=served.index.document_count,
-        chunks=served.index.chunk_count,
+        documents=served.document_count,
+        chunks=served.chunk_count,
         seconds=round(seconds, 3),
     )
 
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+# Acts on every collection: admin keys of all collections only (server/access.py).
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 @router.post(
@@ -209,6 +205,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     response_model=ReloadResult,
     summary="Load the index's newest generation now (the watcher does it by itself)",
     responses={
+        403: {"model": ErrorResponse, "description": "Not an admin key for all collections"},
         409: {
             "model": ErrorResponse,
             "description": "The new generation cannot be loaded; the previous one is still served",

@@ -19,6 +19,14 @@ MAX_TEXT = 2000
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 FilterValue = str | int | float | bool
 Mode = Literal["dense", "bm25", "hybrid"]
+CollectionName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", min_length=1, max_length=63)
+]
+Collections = Annotated[list[CollectionName], Field(min_length=1, max_length=100)] | None
+_COLLECTIONS_HELP = (
+    'Collections to use, e.g. ["energy"]; default: every collection the key may read. '
+    "A collection the key may not read is refused with 403"
+)
 _MODE_HELP = (
     "dense (embeddings), bm25 (keywords) or hybrid (both, fused); "
     "default: the server's CITELINE_RETRIEVAL_MODE (hybrid)"
@@ -36,6 +44,7 @@ class SearchRequest(BaseModel):
         'or any metadata key, e.g. {"category": "business"}',
     )
     mode: Mode | None = Field(None, description=_MODE_HELP)
+    collections: Collections = Field(None, description=_COLLECTIONS_HELP)
 
 
 class SearchResult(BaseModel):
@@ -46,6 +55,7 @@ class SearchResult(BaseModel):
     text: str
     start: int = Field(description="Offset of the passage in the article's cleaned text")
     end: int
+    collection: str | None = Field(None, description="The collection the passage belongs to")
     score: float = Field(
         description="How well the passage matches, higher is better; comparable within one "
         "response. dense: cosine similarity (-1..1); bm25: BM25 score of its article (>= 0); "
@@ -65,6 +75,7 @@ class AskRequest(BaseModel):
     top_k: StrictInt | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
     mode: Mode | None = Field(None, description=_MODE_HELP)
     stream: bool = Field(False, description="Answer as Server-Sent Events (see README)")
+    collections: Collections = Field(None, description=_COLLECTIONS_HELP)
 
 
 class CitationOut(BaseModel):
@@ -77,8 +88,12 @@ class CitationOut(BaseModel):
     end: int
     chunk_id: int
     url: str | None = None
+    collection: str | None = Field(None, description="The collection the article belongs to")
     supported: bool = Field(
         True, description="False when no sentence citing it is backed by the quote (LLM answers)"
+    )
+    page: int | None = Field(
+        None, description="Page of the quote in a paged document (PDF); null otherwise"
     )
 
 
@@ -125,6 +140,7 @@ class ChatRequest(BaseModel):
     top_k: StrictInt | None = Field(None, ge=1, le=50, description="Passages to read (1-50)")
     mode: Mode | None = Field(None, description=_MODE_HELP)
     stream: bool = Field(False, description="Answer as Server-Sent Events (see README)")
+    collections: Collections = Field(None, description=_COLLECTIONS_HELP)
 
     @model_validator(mode="after")
     def _ends_with_user(self) -> ChatRequest:
@@ -146,6 +162,7 @@ class DocumentResponse(BaseModel):
     date: str | None
     metadata: dict[str, object]
     text: str = Field(description="The cleaned article text that offsets refer to")
+    collection: str | None = Field(None, description="The collection the article belongs to")
 
 
 class Health(BaseModel):
@@ -153,14 +170,28 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
+    """Without a valid key (probes) only ``ready``: counts and generations are told to
+    callers of the collections they may read, never to anyone else."""
+
     ready: bool
-    documents: int
-    chunks: int
-    generation: str
-    embedder: str
+    documents: int | None = Field(None, description="Articles in the collections you may read")
+    chunks: int | None = Field(None, description="Passages in the collections you may read")
+    generation: str | None = None
+    embedder: str | None = None
     max_question_chars: int = Field(
         MAX_TEXT, description="Longest question accepted (CITELINE_MAX_QUESTION_CHARS)"
     )
+
+
+class CollectionOut(BaseModel):
+    name: str
+    documents: int = Field(description="Articles (0 while nothing was ingested)")
+    chunks: int
+    generation: str | None = None
+
+
+class CollectionsResponse(BaseModel):
+    collections: list[CollectionOut] = Field(description="The collections your key may read")
 
 
 class NotReady(BaseModel):
@@ -202,3 +233,10 @@ class FeedbackResponse(BaseModel):
 class ErrorResponse(BaseModel):
     error: str = Field(description="What went wrong and how to fix it")
     details: list[dict[str, object]] | None = None
+
+
+# Responses of every route that covers collections (server/access.py).
+ACCESS_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": ErrorResponse, "description": "A named collection this key may not read"},
+    404: {"model": ErrorResponse, "description": "A named collection that does not exist"},
+}

@@ -216,12 +216,14 @@ class SlackBot:
         *,
         asked: str | None = None,
         asker: str | None = None,
+        collections: list[str] | None = None,
     ) -> tuple[str, list[blocks.Block]]:
+        """``collections``: what this channel may be answered from (None: all)."""
         # The same path as /v1/chat: the thread condensed (by the LLM when one is
         # configured), then the LLM's answer or the extractive one.
         service = self.service()
         standalone = service.condense_sync(question, history)[: self.max_question_chars]
-        result = service.ask_sync(standalone)
+        result = service.ask_sync(standalone, collections=collections)
         log.info(
             "slack answer",
             extra={
@@ -286,7 +288,13 @@ class SlackBot:
                 text, body = blocks.notice(problem)
             else:
                 try:
-                    text, body = self.answer(question, self.history(client, event, context))
+                    text, body = self.answer(
+                        question,
+                        self.history(client, event, context),
+                        collections=self.settings.collections_for(
+                            channel, event.get("channel_type")
+                        ),
+                    )
                 except Exception:
                     log.exception("slack: answering failed")
                     text, body = blocks.notice(blocks.FAILED)
@@ -342,7 +350,13 @@ class SlackBot:
         # no channel membership), with the question echoed on top.
         response_type = "in_channel"
         try:
-            text, body = self.answer(question, (), asked=question, asker=command.get("user_id"))
+            text, body = self.answer(
+                question,
+                (),
+                asked=question,
+                asker=command.get("user_id"),
+                collections=self.settings.collections_for(command.get("channel_id")),
+            )
         except Exception:
             log.exception("slack: answering /ask failed")
             (text, body), response_type = blocks.notice(blocks.FAILED), "ephemeral"

@@ -23,11 +23,12 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from access.audit import AuditLog
 from citeline.settings import ProtectionSettings
 from server.metrics import IndexCollector, Metrics, MetricsMiddleware, QueryCacheCollector
 from server.metrics import router as metrics_router
 from server.protection import logs, openapi
-from server.protection.auth import AccessMiddleware
+from server.protection.auth import AccessMiddleware, keyring_of
 from server.protection.limits import BodyLimitMiddleware
 from server.protection.requestid import RequestContextMiddleware
 from server.reload import Reloader
@@ -62,8 +63,22 @@ def install(app: FastAPI, settings: ProtectionSettings | None = None) -> Protect
     openapi.document(app, settings)
 
     # add_middleware puts each one outside those added before it.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, metrics=metrics)
-    app.add_middleware(AccessMiddleware, settings=settings, metrics=metrics)
+    writes = getattr(getattr(app.state, "settings", None), "writes", None)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        metrics=metrics,
+        uploads=("/v1/documents", writes.max_upload_bytes) if writes is not None else None,
+    )
+    # Built here, not at the first request: a keys file that cannot be used stops the
+    # start (citeline serve reports it), never a running server.
+    app.add_middleware(
+        AccessMiddleware,
+        settings=settings,
+        metrics=metrics,
+        keyring=keyring_of(settings),
+        audit=AuditLog(settings.audit_log),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -29,18 +29,29 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        metrics: Metrics,
+        uploads: tuple[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.metrics = metrics
+        # (path, limit): POSTs to this path (file uploads) may be larger.
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit
+        if self.uploads and scope["method"] == "POST" and scope["path"] == self.uploads[0]:
+            limit = self.uploads[1]
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await self._refuse(scope, receive, send, declared)
+        if declared is not None and declared > limit:
+            await self._refuse(scope, receive, send, declared, limit)
             return
 
         received = 0
@@ -51,9 +62,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     self.metrics.refused.labels(reason="body_too_large").inc()
-                    raise BodyTooLarge(self.limit)
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,15 +78,19 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await self._respond(scope, receive, send, None)
+            await self._respond(scope, receive, send, None, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int | None) -> None:
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, size: int | None, limit: int
+    ) -> None:
         self.metrics.refused.labels(reason="body_too_large").inc()
-        await self._respond(scope, receive, send, size)
+        await self._respond(scope, receive, send, size, limit)
 
-    async def _respond(self, scope: Scope, receive: Receive, send: Send, size: int | None) -> None:
+    async def _respond(
+        self, scope: Scope, receive: Receive, send: Send, size: int | None, limit: int
+    ) -> None:
         response = JSONResponse(
-            {"error": too_large_message(self.limit, size)},
+            {"error": too_large_message(limit, size)},
             status_code=413,
             # The unread rest of the body would otherwise be parsed as the next request.
             headers={"Connection": "close"},

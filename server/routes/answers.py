@@ -18,13 +18,15 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
 from answer.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
 from answer.models import Answer
+from server.access import covered
 from server.deps import AnswerSvc, AppSettings, LengthLimit, Served
 from server.schemas import (
+    ACCESS_ERRORS,
     AskRequest,
     AskResponse,
     ChatRequest,
@@ -79,30 +81,43 @@ async def sse_events(
 @router.post(
     "/ask",
     response_model=AskResponse,
-    responses={200: STREAM_DOC},
+    responses={200: STREAM_DOC, **ACCESS_ERRORS},
     summary="A short answer with cited quotes (SSE when stream is true)",
 )
 async def ask(
-    body: AskRequest, _: Served, answers: AnswerSvc, limit: LengthLimit, settings: AppSettings
+    body: AskRequest,
+    served: Served,
+    answers: AnswerSvc,
+    limit: LengthLimit,
+    settings: AppSettings,
+    request: Request,
 ) -> Any:
     limit(body.question)
+    cols = covered(request, served, body.collections)
     if body.stream:
-        events = answers.stream(body.question, body.top_k, mode=body.mode)
+        events = answers.stream(body.question, body.top_k, body.mode, cols)
         return EventSourceResponse(sse_events(events, model=llm_model(settings)), ping=15)
-    answer = await answers.ask(body.question, body.top_k, mode=body.mode)
+    answer = await answers.ask(body.question, body.top_k, body.mode, cols)
     return answer_body(answer, llm_model(settings))
 
 
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    responses={200: STREAM_DOC},
+    responses={200: STREAM_DOC, **ACCESS_ERRORS},
     summary="Answer the last message of a conversation; follow-ups are made standalone first",
 )
 async def chat(
-    body: ChatRequest, _: Served, answers: AnswerSvc, limit: LengthLimit, settings: AppSettings
+    body: ChatRequest,
+    served: Served,
+    answers: AnswerSvc,
+    limit: LengthLimit,
+    settings: AppSettings,
+    request: Request,
 ) -> Any:
     limit(body.messages[-1].content)
+    # Checked before anything is condensed: a refused request costs no LLM call.
+    cols = covered(request, served, body.collections)
     messages = [m.model_dump() for m in body.messages]
     question = await answers.condense(messages)
     limit(question, "the condensed question")
@@ -111,10 +126,10 @@ async def chat(
 
         async def events() -> AsyncIterator[dict[str, str]]:
             yield _sse("question", extra)
-            stream = answers.stream(question, body.top_k, mode=body.mode)
+            stream = answers.stream(question, body.top_k, body.mode, cols)
             async for e in sse_events(stream, extra, llm_model(settings)):
                 yield e
 
         return EventSourceResponse(events(), ping=15)
-    answer = await answers.ask(question, body.top_k, mode=body.mode)
+    answer = await answers.ask(question, body.top_k, body.mode, cols)
     return {**answer_body(answer, llm_model(settings)), **extra}

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
 
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from server.access import covered
 from server.deps import AnswerSvc, LengthLimit, Served
 from server.schemas import (
+    ACCESS_ERRORS,
+    CollectionOut,
+    CollectionsResponse,
     DocumentResponse,
     ErrorResponse,
     SearchRequest,
@@ -14,12 +20,22 @@ from server.schemas import (
 router = APIRouter(prefix="/v1", responses={422: {"model": ErrorResponse}})
 
 
-@router.post("/search", response_model=SearchResponse, summary="Passages most similar to a query")
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses=ACCESS_ERRORS,
+    summary="Passages most similar to a query",
+)
 def search(
-    body: SearchRequest, _: Served, answers: AnswerSvc, limit: LengthLimit
+    body: SearchRequest,
+    served: Served,
+    answers: AnswerSvc,
+    limit: LengthLimit,
+    request: Request,
 ) -> SearchResponse:
     limit(body.query, "query")
-    hits = answers.search(body.query, body.top_k, body.filters, body.mode)
+    collections = covered(request, served, body.collections)
+    hits = answers.search(body.query, body.top_k, body.filters, body.mode, collections)
     return SearchResponse(
         results=[
             SearchResult(
@@ -30,6 +46,7 @@ def search(
                 text=h.passage.text,
                 start=h.passage.start,
                 end=h.passage.end,
+                collection=h.passage.collection,
                 score=round(h.score, 6),
             )
             for h in hits
@@ -40,11 +57,22 @@ def search(
 @router.get(
     "/documents/{doc_id:path}",
     response_model=DocumentResponse,
-    responses={404: {"model": ErrorResponse}},
+    responses=ACCESS_ERRORS,
     summary="An article's cleaned text and metadata (citation offsets refer to this text)",
 )
-def document(doc_id: str, served: Served) -> DocumentResponse:
-    doc = served.index.document(doc_id)
+def document(
+    doc_id: str,
+    served: Served,
+    request: Request,
+    collection: Annotated[
+        str | None,
+        Query(description="The collection holding it; default: the first you may read that does"),
+    ] = None,
+) -> DocumentResponse:
+    # An id outside the caller's collections is "not found", exactly like one that
+    # exists nowhere: the answer must not tell which ids other collections hold.
+    collections = covered(request, served, [collection] if collection else None)
+    name, doc = served.find_document(doc_id, collections)
     if doc is None:
         raise HTTPException(404, f"no document with id {doc_id!r}; ids come from /v1/search")
     return DocumentResponse(
@@ -56,4 +84,27 @@ def document(doc_id: str, served: Served) -> DocumentResponse:
         date=doc.date,
         metadata=doc.metadata,
         text=doc.text,
+        collection=name,
     )
+
+
+@router.get(
+    "/collections",
+    response_model=CollectionsResponse,
+    responses=ACCESS_ERRORS,
+    summary="The collections your key may read, with their sizes",
+)
+def collections(served: Served, request: Request) -> CollectionsResponse:
+    names = covered(request, served, None)
+    out = []
+    for name in names:
+        ix = served.indexes.get(name)
+        out.append(
+            CollectionOut(
+                name=name,
+                documents=ix.document_count if ix else 0,
+                chunks=ix.chunk_count if ix else 0,
+                generation=ix.generation.name if ix else None,
+            )
+        )
+    return CollectionsResponse(collections=out)

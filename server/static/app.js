@@ -1538,7 +1538,9 @@
   say("");
   (async () => {
     try {
-      const response = await fetch("readyz", { credentials: "same-origin" });
+      // With keys on, /readyz gives counts only to a key (those of its collections).
+      const headers = auth.key ? { Authorization: `Bearer ${auth.key}` } : {};
+      const response = await fetch("readyz", { credentials: "same-origin", headers });
       if (!response.ok) return;
       const ready = await response.json();
       const docs = Number(ready.documents) || 0;

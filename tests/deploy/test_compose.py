@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-PROFILES = {"api", "qdrant", "ray", "llm"}
+PROFILES = {"api", "qdrant", "ray", "llm", "sync"}
 # ${VAR}, ${VAR:-default}, ${VAR-default}: what compose interpolates from the shell.
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 

@@ -271,8 +271,8 @@ def test_hostile_article_renders_as_text(open_page: OpenPage) -> None:
     expect(panel.locator("#source-title")).to_have_text(
         "Zorblax harbour report <img src=x onerror=alert(2)>"
     )
-    # The article's url is javascript:alert(3): never a link, and no file path shown
-    # either; the publisher falls back to the title.
+    # The page names javascript:alert(3) as its canonical url: ingest keeps only http(s)
+    # urls, so it is never stored, shown or linked; no file path is shown either.
     expect(panel.locator("#source-link a")).to_have_count(0)
     expect(panel.locator("#source-link")).not_to_contain_text("javascript:")
     expect(panel.locator("#source-meta")).not_to_contain_text(".html")
@@ -282,7 +282,7 @@ def test_hostile_article_renders_as_text(open_page: OpenPage) -> None:
     s.shot("06-hostile-article")
 
     found = injected_markup(page)
-    assert found["scripts"] == ["static/markdown.js", "static/app.js"], found
+    assert found["scripts"] == ["static/markdown.js", "static/app.js", "static/articles.js"], found
     assert found["images"] == ["static/favicon.svg"], found
     assert found["handlers"] == [] and found["js_links"] == [] and found["bold"] == 0, found
     assert s.dialogs == []
@@ -334,6 +334,8 @@ def test_keyboard_only(open_page: OpenPage) -> None:
     # Back up to the skip link (the first stop) and use it to return to the box.
     kb.press("Shift+Tab")
     expect(page.get_by_role("button", name="New chat")).to_be_focused()
+    kb.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Articles")).to_be_focused()
     kb.press("Shift+Tab")
     expect(page.locator(".skip-link")).to_be_focused()
     expect(page.locator(".skip-link")).to_be_in_viewport()

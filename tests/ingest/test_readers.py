@@ -57,7 +57,7 @@ def test_discover_walks_directories_sorted_and_skips_hidden_and_unsupported(
     root = tmp_path / "docs"
     for name in ["b.md", "a.txt", "sub/c.html", "sub/deeper/d.jsonl", "z.HTM", "x.markdown"]:
         _write(root / name, BODY)
-    for name in [".hidden.txt", ".git/config.txt", "sub/.cache/e.txt", "notes.pdf", "README"]:
+    for name in [".hidden.txt", ".git/config.txt", "sub/.cache/e.txt", "notes.odt", "README"]:
         _write(root / name, BODY)
 
     found, failures = discover([root])
@@ -76,7 +76,7 @@ def test_discover_walks_directories_sorted_and_skips_hidden_and_unsupported(
 
 def test_discover_single_file_missing_path_and_unsupported_file(tmp_path: Path) -> None:
     good = _write(tmp_path / "one.txt", BODY)
-    pdf = _write(tmp_path / "paper.pdf", b"%PDF-1.4")
+    pdf = _write(tmp_path / "paper.odt", b"PK")
     missing = tmp_path / "nope.txt"
 
     found, failures = discover([good, missing, pdf])
@@ -84,8 +84,8 @@ def test_discover_single_file_missing_path_and_unsupported_file(tmp_path: Path) 
     assert found == [(good, tmp_path)]
     reasons = {Path(f.source).name: f.reason for f in failures}
     assert reasons["nope.txt"] == "no such file or directory"
-    assert "'.pdf'" in reasons["paper.pdf"]
-    assert all(suffix in reasons["paper.pdf"] for suffix in SUPPORTED_SUFFIXES)
+    assert "'.odt'" in reasons["paper.odt"]
+    assert all(suffix in reasons["paper.odt"] for suffix in SUPPORTED_SUFFIXES)
 
 
 def test_discover_does_not_repeat_a_file_given_twice(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_discover_does_not_repeat_a_file_given_twice(tmp_path: Path) -> None:
 
 
 def test_discover_reports_a_directory_without_supported_files(tmp_path: Path) -> None:
-    _write(tmp_path / "d" / "scan.pdf", b"%PDF")
+    _write(tmp_path / "d" / "scan.odt", b"PK")
     found, failures = discover([tmp_path / "d"])
     assert found == []
     assert len(failures) == 1 and "no supported files" in failures[0].reason

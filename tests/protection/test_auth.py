@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from access.keys import KeyRing
 from citeline.settings import ProtectionSettings
-from server.protection.auth import KeyChecker
 from tests.protection.conftest import AppFactory
 from tests.protection.helpers import AUTH, TEST_KEY
 
@@ -123,13 +123,13 @@ def test_weak_keys_are_refused_at_startup_without_echoing_them(bad: str) -> None
     assert "token_urlsafe" in str(info.value)
 
 
-def test_key_checker_compares_every_key() -> None:
-    checker = KeyChecker((b"a" * 16, b"b" * 16))
-    assert checker.identify(b"b" * 16) is not None
-    assert checker.identify(b"a" * 16) != checker.identify(b"b" * 16)
-    assert checker.identify(b"c" * 16) is None
-    # rate-limit identities are digests, never the key itself
-    assert "a" * 16 not in str(checker.identify(b"a" * 16))
+def test_environment_keys_are_checked_by_the_keyring() -> None:
+    ring = KeyRing(reader_keys=["a" * 16, "b" * 16])
+    assert ring.identify(b"b" * 16) is not None
+    assert ring.identify(b"a" * 16) != ring.identify(b"b" * 16)
+    assert ring.identify(b"c" * 16) is None
+    # rate-limit and audit identities are digests, never the key itself
+    assert "a" * 16 not in str(ring.identify(b"a" * 16))
 
 
 def test_startup_line_says_whether_keys_are_on() -> None:

@@ -43,7 +43,8 @@ def test_reload_endpoint_swaps_in_the_new_generation(
     tmp_path: Path,
 ) -> None:
     old_qa = Searcher.open(index_copy, embedder=embedder)
-    app = make_app({"CITELINE_API_KEYS": TEST_KEY}, qa=old_qa)
+    # An admin key: /v1/admin/* is for admins of every collection.
+    app = make_app({"CITELINE_ADMIN_KEYS": TEST_KEY}, qa=old_qa)
     client = open_client(app)
     extractive = app.state.answers.extractive
     old_generation = old_qa.index.generation.name
@@ -60,7 +61,8 @@ def test_reload_endpoint_swaps_in_the_new_generation(
     assert body["previous"] == old_generation and body["generation"] != old_generation
     assert body["documents"] == 2
     assert _search_ids(client, articles.GLASSWORKS_QUERY, **AUTH)[0] == articles.GLASSWORKS_ID
-    ready = client.get("/readyz").json()
+    # Counts and generations go to keyed callers only (probes learn ready or not).
+    ready = client.get("/readyz", headers=AUTH).json()
     assert ready["generation"] == body["generation"] and ready["documents"] == 2
 
     new_qa = app.state.answers.searcher

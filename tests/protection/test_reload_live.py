@@ -60,7 +60,7 @@ def test_live_reindex_with_zero_failed_queries(tmp_path: Path, seed_index: Path)
     }
     outcomes: list[Outcome] = []
     with serve(index, tmp_path / "server.log", env) as url:
-        before = httpx.get(f"{url}/readyz").json()
+        before = httpx.get(f"{url}/readyz", headers=AUTH).json()
         stop = threading.Event()
         threads = [
             threading.Thread(target=_query_until, args=(url, stop, outcomes, n), daemon=True)
@@ -72,7 +72,9 @@ def test_live_reindex_with_zero_failed_queries(tmp_path: Path, seed_index: Path)
             ingest = citeline(["ingest", str(new), "--index", str(index), "--no-progress"])
             assert ingest.returncode == 0, ingest.stderr
             deadline = time.monotonic() + 30
-            while (ready := httpx.get(f"{url}/readyz").json())["documents"] != 2 + NEW_BBC_ARTICLES:
+            while (ready := httpx.get(f"{url}/readyz", headers=AUTH).json())[
+                "documents"
+            ] != 2 + NEW_BBC_ARTICLES:
                 assert time.monotonic() < deadline, f"no swap seen: {ready}"
                 time.sleep(0.2)
             swapped_at = time.monotonic()

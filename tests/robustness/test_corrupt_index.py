@@ -94,12 +94,12 @@ def test_server_over_a_damaged_index_stays_up_unready_and_recovers(
         serve_command(index_dir, port),
         log_path,
         lambda: _answers(f"{url}/readyz"),
-        env=subprocess_env({"CITELINE_API_KEYS": TEST_KEY, "CITELINE_RELOAD_INTERVAL": "0"}),
+        env=subprocess_env({"CITELINE_ADMIN_KEYS": TEST_KEY, "CITELINE_RELOAD_INTERVAL": "0"}),
         cwd=ROOT,
         timeout=180,
     )
     try:
-        ready = httpx.get(f"{url}/readyz", timeout=5)
+        ready = httpx.get(f"{url}/readyz", headers=AUTH, timeout=5)
         assert ready.status_code == 503
         assert ready.json()["ready"] is False
         assert "vectors.faiss" in ready.json()["error"]

@@ -63,7 +63,8 @@ def test_chat_validation(client: httpx.Client, messages: list[dict[str, str]], p
 
 def test_openai_sdk_against_extractive_citeline(server_url: str) -> None:
     sdk = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused", max_retries=0)
-    assert [m.id for m in sdk.models.list()] == ["citeline"]
+    # citeline (every readable collection) and one model per collection
+    assert [m.id for m in sdk.models.list()] == ["citeline", "citeline:default"]
     done = sdk.chat.completions.create(
         model="citeline", messages=[{"role": "user", "content": QUESTION}]
     )
