@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
-from answer.extractive import content_terms
+from answer.claims import missing_substance
 from answer.models import Answer, Citation, SentenceSupport
 from index.embedder import Embedder
 from index.models import SearchHit
+from index.normalize import content_terms
 from index.text import split_sentences
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
@@ -45,6 +47,8 @@ class VerifierSettings:
     # of the claim that the span lacks cost this much (times the share missing).
     missing_name_penalty: float = 0.4
     min_claim_chars: int = 12
+    # Spans (closest first) checked for the claim's substance.
+    substance_candidates: int = 4
 
 
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b(?:[A-Z][\w’'-]*|\w*\d[\w.,]*)")
@@ -97,20 +101,24 @@ class CitationVerifier:
             ]
             allowed = set(valid) if valid else {sp.source for sp in spans}
             candidates = [j for j in range(len(spans)) if spans[j].source in allowed]
-            best_j = max(candidates, key=lambda j: scores[j], default=None)
+            # Substance first: among the closest spans, one holding everything the
+            # claim asserts beats a closer one that lacks a date, name or relation.
+            near = sorted(candidates, key=lambda j: -scores[j])[: s.substance_candidates]
+            backed = {j for j in near if not missing_substance(claim, spans[j].text)}
+            best_j = max(near, key=lambda j: (j in backed, scores[j]), default=None)
             best = scores[best_j] if best_j is not None else 0.0
             is_claim = len(claim) >= s.min_claim_chars
-            supported = best_j is not None and best >= s.supported_at
+            supported = best_j is not None and best >= s.supported_at and best_j in backed
             if not valid and supported and is_claim and best_j is not None:
                 valid = [spans[best_j].source]  # an uncited but supported claim gets its source
             for n in valid:
                 js = [j for j in candidates if spans[j].source == n]
                 if not js:
                     continue
-                j = max(js, key=lambda j: scores[j])
+                j = max(js, key=lambda j: (j in backed, scores[j]))
                 if n not in best_for_source or scores[j] > best_for_source[n][0]:
                     best_for_source[n] = (scores[j], spans[j])
-                if scores[j] >= s.supported_at:
+                if scores[j] >= s.supported_at and j in backed:
                     supported_sources.add(n)
             clean = claim + "".join(f" [{n}]" for n in valid)
             parts.append(clean)
@@ -180,6 +188,12 @@ class CitationVerifier:
         spans = []
         for n, hit in enumerate(sources, start=1):
             p = hit.passage
-            for a, b in split_sentences(p.text):
+            sentences = split_sentences(p.text)
+            for a, b in sentences:
                 spans.append(_Span(n, p.start + a, p.start + b, p.text[a:b]))
+            # Two neighbouring sentences as one quote: a generated sentence often
+            # joins them ("signed" in one, what was signed in the next).
+            for (a, _), (_, b) in pairwise(sentences):
+                if "\n\n" not in p.text[a:b]:
+                    spans.append(_Span(n, p.start + a, p.start + b, p.text[a:b]))
         return spans

@@ -1,18 +1,23 @@
 """Turn a follow-up question plus its conversation into one standalone question.
 
 Retrieval sees one question at a time, so "and when?" after "What did Gazprom
-and SOCAR sign?" must carry the subject along. There is no LLM here yet, so this
-is a heuristic, kept free of Slack so any front end (and later an LLM condenser
-with the same signature) can use it:
+and SOCAR sign?" must carry the subject along. The heuristic here needs no LLM
+and is kept free of any front end (HTTP chat and Slack threads both use it):
 
 1. Without an earlier question from the user, the question stands as it is.
 2. A question is a follow-up when it opens with a continuation cue ("and",
    "also", "what about", ...), refers back with a pronoun ("it", "they",
    "that", ...) or has at most two content words ("when?", "how much oil?").
-3. A follow-up gets the content words of the previous question, itself made
-   standalone first (so chains of follow-ups keep their subject), prepended
-   in their original order and spelling, minus words it already has:
-   "and when?" -> "Gazprom SOCAR sign: when?".
+3. A follow-up carries the *subject* of the conversation: the content words of
+   the most recent user question that has a subject of its own (a standalone
+   question, a topic switch such as "What about BRICS?", or one naming
+   something). Only that one question's own words are carried, never what it
+   carried itself, so words cannot pile up turn after turn:
+   "and when?" -> "Gazprom SOCAR sign: and when?".
+4. A follow-up with a subject of its own ("What about BRICS?", "Why does it
+   matter for Russia?") is *unsure*: its own words may be a new topic or a
+   detail of the old one. Callers retrieve with both the raw follow-up and the
+   condensed form and fuse (:func:`has_own_subject`).
 
 Answers (assistant turns) are accepted but unused: quoting them back would
 drag retrieval towards the passage already shown.
@@ -28,6 +33,7 @@ from typing import Literal
 
 from answer.llm import LLMClient, LLMError
 from answer.prompting import PromptBuilder
+from index.normalize import CONTENT_STOPWORDS, content_words, term_of_word
 
 _WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
 
@@ -38,22 +44,25 @@ _PRONOUNS = frozenset(
     "it its it's they them their theirs this that these those he him his she her hers "
     "there such".split()
 )
-_STOPWORDS = (
-    frozenset(
-        """a an the and or but if of to in on at by for with about against between into through
-    during before after above below from up down out off over under again further then once
-    here when where why how all any both each few more most other some no nor not only own
-    same so than too very can will just should now is are was were be been being have has had
-    having do does did doing i me my we our you your what which who whom whose am would could
-    shall may might must also else tell please say said know ok okay thanks thank""".split()
-    )
-    | _PRONOUNS
-)
+# A name: a capitalised word past the first one, or an acronym anywhere.
+_NAME = re.compile(r"(?<=\s)[A-Z][\w’'-]+|\b[A-Z]{2,}\b")
 
+# Words carried from the subject question, at most.
 MAX_CONTEXT_WORDS = 8
 
 # What a front end calls: (question, earlier turns oldest first) -> standalone question.
 CondenseFn = Callable[[str, Sequence["Turn"]], str]
+
+__all__ = [
+    "CondenseFn",
+    "Condenser",
+    "Turn",
+    "as_messages",
+    "condense_question",
+    "content_words",
+    "has_own_subject",
+    "is_follow_up",
+]
 
 
 @dataclass(frozen=True)
@@ -65,19 +74,6 @@ class Turn:
 def as_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
     """The turns as chat messages ``{"role", "content"}``, the shape LLM prompts take."""
     return [{"role": t.role, "content": t.text} for t in turns]
-
-
-def content_words(text: str) -> list[str]:
-    """Words that carry meaning, in order, first spelling kept, case-insensitively unique."""
-    seen: set[str] = set()
-    words: list[str] = []
-    for word in _WORD.findall(text):
-        key = word.lower()
-        if key in _STOPWORDS or key in seen:
-            continue
-        seen.add(key)
-        words.append(word)
-    return words
 
 
 def _strip_cue(question: str) -> tuple[str, bool]:
@@ -95,15 +91,42 @@ def is_follow_up(question: str) -> bool:
     return len(content_words(question)) <= 2
 
 
+def has_own_subject(question: str) -> bool:
+    """True when the question names what it is about: it stands alone, switches topic
+    ("what about X?", "and X?"), names something, or has three or more content words."""
+    question = question.strip()
+    if not is_follow_up(question):
+        return True
+    rest, cued = _strip_cue(question)
+    own = content_words(rest)
+    if not own:
+        return False
+    if cued and not any(w.lower() in _PRONOUNS for w in _WORD.findall(rest)):
+        return True  # "what about BRICS?", "and the railway?"
+    return bool(_NAME.search(question)) or len(own) >= 3
+
+
+def _subject(asked: Sequence[str]) -> list[str]:
+    """Content words of the most recent question with a subject of its own."""
+    for text in reversed(asked):
+        if has_own_subject(text):
+            rest, _ = _strip_cue(" ".join(text.split()))
+            return content_words(rest)
+    return []
+
+
 def condense_question(question: str, history: Sequence[Turn]) -> str:
     """The question to retrieve with; ``history`` is the earlier turns, oldest first."""
     question = " ".join(question.split())
     asked = [t.text for t in history if t.role == "user" and t.text.strip()]
     if not asked or not is_follow_up(question):
         return question
-    previous = condense_question(asked[-1], [Turn("user", q) for q in asked[:-1]])
-    have = {w.lower() for w in _WORD.findall(question)}
-    carried = [w for w in content_words(previous) if w.lower() not in have][:MAX_CONTEXT_WORDS]
+    have = {term_of_word(w.lower()) for w in _WORD.findall(question)}
+    carried = [
+        w
+        for w in _subject(asked)
+        if term_of_word(w.lower()) not in have and w.lower() not in CONTENT_STOPWORDS
+    ][:MAX_CONTEXT_WORDS]
     if not carried:
         return question
     rest, _ = _strip_cue(question)

@@ -3,63 +3,56 @@
 Every sentence of the answer is copied verbatim from an article, so every claim
 is backed by construction; the citation carries its exact character offsets.
 Sentences are scored by embedding similarity to the question plus overlap of
-content words, and the answer abstains when the best one scores below a
-threshold calibrated on answerable and unanswerable questions (see README).
+content words (stemmed by the one normalisation kit, index.normalize, and
+weighted by the keyword index's IDF so rare words count more), and the answer
+abstains when the best one scores below a threshold calibrated on answerable
+and unanswerable questions (see README). Among sentences that clear it, one
+that states the kind of thing asked for (a date for "when", a number for "how
+many"; answer.question_type) ranks first, and the sentences it needs around
+it are quoted with it (answer.sentence_context).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from answer.injection import addresses_an_assistant
 from answer.models import Answer, Citation
+from answer.question_type import question_kind, states_kind
+from answer.sentence_context import with_context
+from index import normalize
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences
-
-_STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with about against between into through
-    during before after above below from up down out off over under again further then once
-    here there when where why how all any both each few more most other some such no nor not
-    only own same so than too very can will just should now is are was were be been being have
-    has had having do does did doing i me my we our you your he him his she her it its they
-    them their what which who whom this that these those am would could shall may might must
-    tell me please say said know""".split()
-)
-
-
-def _stem(word: str) -> str:
-    # Light suffix folding so "signed"/"signs"/"signing" meet "sign"; a full
-    # stemmer would add a dependency for little gain on short questions.
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def content_terms(text: str) -> set[str]:
-    return {_stem(w) for w in re.findall(r"\w+", text.lower()) if w not in _STOPWORDS}
 
 
 @dataclass(frozen=True)
 class ExtractiveSettings:
     # Below this best-sentence score the articles are taken not to cover the question.
-    # Calibrated with bench/calibrate_abstention.py: at 0.60 it answered ~89% of
-    # answerable and abstained on ~93% of unanswerable questions (0.40: 99% / 45%).
+    # Calibrated with bench/calibrate_abstention.py (see README).
     abstain_below: float = 0.60
-    # Weight of content-word overlap (0..1) against cosine similarity.
+    # Weight of content-word overlap (0..1, words weighted by IDF) against cosine similarity.
     lexical_weight: float = 0.35
-    max_sentences: int = 3
+    # Added to the ranking (not to the abstention score) of a sentence that states
+    # the kind of thing asked for ("when" -> a date) beyond what the question says.
+    kind_weight: float = 0.12
+    max_sentences: int = 2
     # Further sentences must score within this of the best one.
-    keep_within: float = 0.08
+    keep_within: float = 0.05
     candidates: int = 8
     max_answer_chars: int = 700
+    # A quote that needs the sentence before it ("It was signed on ...") grows to
+    # include it, unless the two together exceed this many words.
+    context_words: int = 60
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
+
+# Term -> weight (the keyword index's IDF); unknown terms get the highest weight.
+TermWeights = Callable[[Iterable[str]], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -69,12 +62,23 @@ class _Candidate:
     end: int
     text: str
     lexical: float
+    kind: bool  # states the kind of thing asked for
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embedder: Embedder, settings: ExtractiveSettings | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        settings: ExtractiveSettings | None = None,
+        weights: TermWeights | None = None,
+    ) -> None:
         self.embedder = embedder
         self.settings = settings or ExtractiveSettings()
+        self.weights = weights
+
+    def with_weights(self, weights: TermWeights | None) -> ExtractiveAnswerer:
+        """The same answerer weighting question words by ``weights`` (one index's IDF)."""
+        return ExtractiveAnswerer(self.embedder, self.settings, weights)
 
     def run(self, question: str, query_vector: np.ndarray, hits: list[SearchHit]) -> Answer:
         s = self.settings
@@ -82,54 +86,75 @@ class ExtractiveAnswerer:
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
-        candidates.sort(key=lambda c: c.lexical + c.hit.score, reverse=True)
+        candidates.sort(
+            key=lambda c: c.lexical + c.hit.score + s.kind_weight * c.kind, reverse=True
+        )
         candidates = candidates[: s.candidates]
         vectors = self.embedder.encode([c.text for c in candidates])
         cosine = vectors @ np.asarray(query_vector, dtype=np.float32)
         scores = cosine + s.lexical_weight * np.array([c.lexical for c in candidates])
-        order = np.argsort(-scores)
-        best = float(scores[order[0]])
+        rank = scores + s.kind_weight * np.array([c.kind for c in candidates], dtype=np.float32)
+        order = np.argsort(-rank, kind="stable")
+        best = float(scores.max())
         if best < s.abstain_below:
             return Answer(ABSTAIN_TEXT, [], True, round(best, 4))
+        # The kind bonus reorders answers; it never lets a sentence below the
+        # abstention threshold in.
+        order = np.array([i for i in order if scores[i] >= s.abstain_below])
+        top = float(rank[order[0]])
         chosen: list[int] = []
         length = 0
         for i in order:
-            if len(chosen) >= s.max_sentences or scores[i] < max(
-                s.abstain_below, best - s.keep_within
-            ):
+            if len(chosen) >= s.max_sentences or rank[i] < top - s.keep_within:
                 break
             if any(float(vectors[i] @ vectors[j]) > 0.9 for j in chosen):
                 continue  # a near-duplicate adds nothing
             if chosen and length + len(candidates[i].text) > s.max_answer_chars:
                 continue
+            if chosen and candidates[chosen[0]].kind and not candidates[i].kind:
+                continue  # the first already states what was asked
             chosen.append(int(i))
             length += len(candidates[i].text)
+        kind = question_kind(question)
+        spans = with_context(
+            [
+                (candidates[i].hit, candidates[i].start, candidates[i].end, float(scores[i]))
+                for i in chosen
+            ],
+            kind,
+            question,
+            s.context_words,
+        )
         citations = []
         parts = []
-        for n, i in enumerate(chosen, start=1):
-            c = candidates[i]
-            p = c.hit.passage
+        for n, (hit, start, end, score) in enumerate(spans, start=1):
+            p = hit.passage
+            quote = p.text[start - p.start : end - p.start]
             citations.append(
                 Citation(
                     n=n,
                     doc_id=p.doc_id,
                     title=p.title,
                     source=p.source,
-                    quote=c.text,
-                    start=c.start,
-                    end=c.end,
+                    quote=quote,
+                    start=start,
+                    end=end,
                     chunk_id=p.chunk_id,
                     url=p.url,
                     collection=p.collection,
-                    score=round(float(scores[i]), 4),
-                    page=p.page_of(c.start),
+                    score=round(score, 4),
+                    page=p.page_of(start),
                 )
             )
-            parts.append(f"{c.text} [{n}]")
+            parts.append(f"{quote} [{n}]")
         return Answer(" ".join(parts), citations, False, round(best, 4))
 
     def _candidates(self, question: str, hits: list[SearchHit]) -> list[_Candidate]:
-        terms = content_terms(question)
+        terms = normalize.content_term_list(question)
+        weights = self.weights(terms) if self.weights is not None and terms else {}
+        weight = {t: weights.get(t, 1.0) for t in terms}
+        total = sum(weight.values())
+        kind = question_kind(question)
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
         for hit in hits:
@@ -142,6 +167,16 @@ class ExtractiveAnswerer:
                 text = p.text[a:b]
                 if addresses_an_assistant(text):
                     continue  # orders to a model are never the answer (see answer.injection)
-                overlap = len(terms & content_terms(text)) / len(terms) if terms else 0.0
-                out.append(_Candidate(hit, p.start + a, p.start + b, text, overlap))
+                have = normalize.content_terms(text)
+                overlap = sum(w for t, w in weight.items() if t in have) / total if total else 0.0
+                out.append(
+                    _Candidate(
+                        hit,
+                        p.start + a,
+                        p.start + b,
+                        text,
+                        overlap,
+                        states_kind(text, kind, question),
+                    )
+                )
         return out

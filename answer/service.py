@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -29,9 +30,15 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from answer.citations import CitationVerifier
-from answer.condense import Condenser, Turn, as_messages
+from answer.condense import Condenser, Turn, as_messages, has_own_subject
 from answer.extractive import ExtractiveAnswerer
-from answer.generative import FinalEvent, GenerativeAnswerer, StreamEvent, extractive_stream
+from answer.generative import (
+    FinalEvent,
+    GenerativeAnswerer,
+    StreamEvent,
+    TokenEvent,
+    extractive_stream,
+)
 from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
@@ -64,6 +71,34 @@ def too_long(text: str, limit: int, what: str = "question") -> str | None:
     if len(text) <= limit:
         return None
     return f"{what} is {len(text)} characters long; the limit is {limit}. Shorten it."
+
+
+RRF_K = 60
+
+
+def fuse_hits(lists: Sequence[list[SearchHit]], top_k: int) -> list[SearchHit]:
+    """Passages of several rankings by reciprocal rank fusion (scores are per query
+    and not comparable across queries; ranks are). A passage keeps its best score."""
+    fused: dict[tuple[str | None, int], float] = {}
+    best: dict[tuple[str | None, int], SearchHit] = {}
+    for hits in lists:
+        for rank, hit in enumerate(hits):
+            cid = (hit.passage.collection, hit.passage.chunk_id)
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+            if cid not in best or hit.score > best[cid].score:
+                best[cid] = hit
+    order = sorted(fused, key=lambda c: -fused[c])
+    return [best[c] for c in order[:top_k]]
+
+
+async def _events_of(answer: Answer) -> AsyncIterator[StreamEvent]:
+    """An extractive answer already made, streamed as extractive_stream streams it."""
+    if answer.abstained:
+        yield TokenEvent(answer.answer)
+    else:
+        for i, c in enumerate(answer.citations):
+            yield TokenEvent(("" if i == 0 else " ") + f"{c.quote} [{c.n}]")
+    yield FinalEvent(answer)
 
 
 class NoIndex(IndexUnavailable):
@@ -234,6 +269,20 @@ class AnswerService:
                 answer.answerer, time.perf_counter() - started, abstained=answer.abstained
             )
 
+    def _extractive_for(self, searcher: Searcher) -> ExtractiveAnswerer:
+        # Question words weigh by their IDF over every collection served.
+        indexes = list(searcher.indexes.values())
+
+        def idf(terms: Iterable[str]) -> dict[str, float]:
+            wanted = list(terms)
+            n = sum(len(ix.bm25) for ix in indexes)
+            df: Counter[str] = Counter()
+            for ix in indexes:
+                df.update(ix.bm25.term_stats(wanted))
+            return {t: float(np.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5))) for t in wanted}
+
+        return self.extractive.with_weights(idf)
+
     async def stream(
         self,
         question: str,
@@ -241,10 +290,17 @@ class AnswerService:
         mode: Mode | None = None,
         collections: Sequence[str] | None = None,
     ) -> AsyncIterator[StreamEvent]:
+        searcher = self.current()
         vector, hits = await self._retrieve(question, top_k, mode, collections)
+        async for event in self._stream_from(searcher, question, vector, hits):
+            yield event
+
+    async def _stream_from(
+        self, searcher: Searcher, question: str, vector: np.ndarray, hits: list[SearchHit]
+    ) -> AsyncIterator[StreamEvent]:
         started = time.perf_counter()
         if self.generative is None:
-            events = extractive_stream(self.extractive, question, vector, hits)
+            events = extractive_stream(self._extractive_for(searcher), question, vector, hits)
         else:
             events = self.generative.stream(question, vector, hits)
         async for event in events:
@@ -260,14 +316,104 @@ class AnswerService:
         collections: Sequence[str] | None = None,
     ) -> Answer:
         """``collections``: which to answer from (None: every one served)."""
+        searcher = self.current()
         vector, hits = await self._retrieve(question, top_k, mode, collections)
+        return await self._answer_from(searcher, question, vector, hits)
+
+    async def _answer_from(
+        self, searcher: Searcher, question: str, vector: np.ndarray, hits: list[SearchHit]
+    ) -> Answer:
         started = time.perf_counter()
         if self.generative is None:
-            answer = await run_in_threadpool(self.extractive.run, question, vector, hits)
+            extractive = self._extractive_for(searcher)
+            answer = await run_in_threadpool(extractive.run, question, vector, hits)
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
         return answer
+
+    # --- conversations ----------------------------------------------------------------
+
+    async def _follow_up(
+        self,
+        messages: Sequence[Message],
+        top_k: int | None,
+        mode: Mode | None,
+        collections: Sequence[str] | None = None,
+    ) -> tuple[str, Searcher, list[tuple[str, np.ndarray]], list[SearchHit]]:
+        """(standalone question shown, the searcher, questions to answer with in
+        order of preference with their vectors, passages).
+
+        A follow-up that names a subject of its own ("What about BRICS?") may be a
+        new topic or a detail of the old one: rather than bet on the condensed
+        form, both it and the raw follow-up retrieve, the passage lists are fused,
+        and the raw words pick the sentences first (the new subject wins); the
+        condensed form answers when the raw words alone find nothing. With an LLM
+        condenser its rewrite answers, over the same fused passages."""
+        searcher = self.current()
+        raw = " ".join(messages[-1]["content"].split())
+        standalone = await self.condense(messages)
+        llm = self.condenser.client is not None
+        if standalone == raw or not (llm or has_own_subject(raw)):
+            vector, hits = await self._retrieve(standalone, top_k, mode, collections)
+            return standalone, searcher, [(standalone, vector)], hits
+        raw_vector, raw_hits = await self._retrieve(raw, top_k, mode, collections)
+        vector, hits = await self._retrieve(standalone, top_k, mode, collections)
+        fused = fuse_hits([raw_hits, hits], top_k or searcher.default_top_k)
+        if llm:
+            return standalone, searcher, [(standalone, vector)], fused
+        return standalone, searcher, [(raw, raw_vector), (standalone, vector)], fused
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        collections: Sequence[str] | None = None,
+    ) -> tuple[str, Answer]:
+        """The standalone question and its answer for the last message of a conversation."""
+        standalone, searcher, questions, hits = await self._follow_up(
+            messages, top_k, mode, collections
+        )
+        answer = None
+        for question, vector in questions:
+            answer = await self._answer_from(searcher, question, vector, hits)
+            if not answer.abstained:
+                break
+        assert answer is not None
+        return standalone, answer
+
+    async def chat_stream(
+        self,
+        messages: Sequence[Message],
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        collections: Sequence[str] | None = None,
+    ) -> tuple[str, AsyncIterator[StreamEvent]]:
+        """The standalone question, and the answer's events to stream."""
+        standalone, searcher, questions, hits = await self._follow_up(
+            messages, top_k, mode, collections
+        )
+        if self.generative is None and len(questions) > 1:
+            # Extractive answers are whole before they stream: the first that answers.
+            answer = None
+            for question, vector in questions:
+                answer = await self._answer_from(searcher, question, vector, hits)
+                if not answer.abstained:
+                    break
+            assert answer is not None
+            return standalone, _events_of(answer)
+        question, vector = questions[0]
+        return standalone, self._stream_from(searcher, question, vector, hits)
+
+    def chat_sync(
+        self,
+        messages: Sequence[Message],
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        collections: Sequence[str] | None = None,
+    ) -> tuple[str, Answer]:
+        return self.run_sync(self.chat(messages, top_k, mode, collections))
 
     async def condense(self, messages: Sequence[Message]) -> str:
         """The last user message, made standalone with the conversation before it

@@ -190,5 +190,68 @@ def qa(
     out.print(table)
 
 
+@eval_app.command("chat")
+def chat(
+    file: Annotated[
+        Path,
+        typer.Argument(help='jsonl of {"dialog_id", "turn", "question", "history", "passage_ids"}'),
+    ],
+    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory to ask")],
+    mode: Annotated[
+        Literal["dense", "bm25", "hybrid"] | None,
+        typer.Option(help="Retrieval mode [default: $CITELINE_RETRIEVAL_MODE]"),
+    ] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Passages to read")] = None,
+    verbose: Annotated[
+        bool, typer.Option(help="Print each follow-up and its condensed form")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Follow-ups with their history vs alone vs a person's rewrite: gold passage cited.
+
+    Goes through the same answer service as /v1/chat (condensing, retrieval,
+    answer), in this process; an LLM is used when CITELINE_LLM_BASE_URL is set."""
+    from collections.abc import Sequence
+
+    from answer.service import AnswerService
+    from citeline.evaluation.chat import DialogSetError, evaluate_chat, load_dialogs
+    from index.store import Index, IndexUnavailable
+    from index.vector_store import BackendConfig
+
+    try:
+        turns = load_dialogs(file)
+    except (DialogSetError, OSError) as exc:
+        raise fail(str(exc)) from None
+    settings = settings_for(index)
+    try:
+        Index.open(index, BackendConfig.from_settings(settings.backend)).close()
+    except IndexUnavailable as exc:
+        raise fail(str(exc)) from None
+    with err.status("loading the index and the model...", spinner="dots"):
+        service = AnswerService.from_settings(settings, mode=mode)
+    if service.index_error is not None:
+        service.close()
+        raise fail(service.index_error)
+
+    def ask(messages: Sequence[dict[str, str]]) -> tuple[str, list[str]]:
+        question, answer = service.chat_sync(messages, top_k)
+        return question, [] if answer.abstained else [c.doc_id for c in answer.citations]
+
+    try:
+        with err.status(f"asking {len(turns)} turns three ways...", spinner="dots"):
+            report = evaluate_chat(ask, turns, err.print if verbose else None)
+    finally:
+        service.close()
+    if as_json:
+        out.print_json(json.dumps({"file": str(file), "mode": service.mode, **report.as_dict()}))
+        return
+    table = Table(title=f"{file.name}: follow-ups, mode {service.mode}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in report.rows():
+        table.add_row(label, value)
+    out.print(table)
+
+
 if __name__ == "__main__":
     eval_app()

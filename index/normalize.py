@@ -85,3 +85,64 @@ def terms(text: str) -> list[str]:
         if term:
             out.append(term)
     return out
+
+
+# --- content words: the one kit for answers, condensing and verification -------
+# Questions and claims carry words that say nothing about the subject ("tell me",
+# "what", "please"); these are dropped on top of the keyword index's stopwords.
+# Negations stay: "not" changes what a claim says.
+_NEGATIONS = frozenset({"no", "nor", "not", "never", "without"})
+CONTENT_STOPWORDS = (
+    _STOPWORDS
+    | frozenset(
+        """a an the and or but if of to in on at by for with about against between into
+        through during before after above below from up down out off over under again
+        further then once here there when where why how all any both each few more most
+        other some such only own same so than too very can will just should now is are was
+        were be been being have has had having do does did doing i me my we our you your he
+        him his she her it its they them their what which who whom whose this that these
+        those am would could shall may might must also else tell please say know ok okay
+        thanks thank""".split()
+    )
+) - _NEGATIONS
+
+
+def term_of_word(word: str) -> str:
+    """A folded word's stem (Snowball, like the keyword index), cached."""
+    term = _STEMS.get(word)
+    if term is None:
+        if len(_STEMS) > _TERMS_MAX:
+            _STEMS.clear()
+        term = _STEMS[word] = word if "." in word else _stemmer().stemWord(word)
+    return term
+
+
+_STEMS: dict[str, str] = {}
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed words that carry meaning: what answers, questions and claims share."""
+    return {term_of_word(w) for w in words(text) if w not in CONTENT_STOPWORDS}
+
+
+def content_term_list(text: str) -> list[str]:
+    """:func:`content_terms` in order of first appearance."""
+    return list(dict.fromkeys(term_of_word(w) for w in words(text) if w not in CONTENT_STOPWORDS))
+
+
+# A word as written: letters/digits, inner apostrophes and hyphens kept.
+_SURFACE = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning, in order, first spelling kept, case-insensitively unique."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for word in _SURFACE.findall(text):
+        key = word.lower()
+        base = key.replace("’", "'").removesuffix("'s")
+        if key in CONTENT_STOPWORDS or base in CONTENT_STOPWORDS or key in seen:
+            continue
+        seen.add(key)
+        out.append(word)
+    return out

@@ -34,7 +34,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from answer.condense import Turn
+from answer.condense import Turn, as_messages
 from answer.service import AnswerService, too_long
 from citeline.settings import SlackSettings
 from slackbot import blocks
@@ -222,8 +222,9 @@ class SlackBot:
         # The same path as /v1/chat: the thread condensed (by the LLM when one is
         # configured), then the LLM's answer or the extractive one.
         service = self.service()
-        standalone = service.condense_sync(question, history)[: self.max_question_chars]
-        result = service.ask_sync(standalone, collections=collections)
+        messages = [*as_messages(history), {"role": "user", "content": question}]
+        standalone, result = service.chat_sync(messages, collections=collections)
+        standalone = standalone[: self.max_question_chars]
         log.info(
             "slack answer",
             extra={

@@ -86,6 +86,11 @@ class QaReport:
     abstention_rate: float
     # Of questions with no gold answer: the answerer abstained.
     unanswerable_abstained: float | None
+    # Of answerable questions: the answerer abstained (wrongly).
+    answerable_abstained: float | None
+    # Of answered questions: words in all cited quotes together, and per quote.
+    mean_quote_words: float
+    mean_words_per_quote: float
     p50_ms: float
     p99_ms: float
 
@@ -102,6 +107,9 @@ class QaReport:
             ("gold document cited", pct(self.gold_doc_cited)),
             ("abstained", pct(self.abstention_rate)),
             ("abstained when unanswerable", pct(self.unanswerable_abstained)),
+            ("abstained when answerable", pct(self.answerable_abstained)),
+            ("quoted words per answer (mean)", f"{self.mean_quote_words:.1f}"),
+            ("words per quote (mean)", f"{self.mean_words_per_quote:.1f}"),
             ("latency p50", f"{self.p50_ms:.0f} ms"),
             ("latency p99", f"{self.p99_ms:.0f} ms"),
         ]
@@ -117,13 +125,21 @@ def evaluate_qa(asker: Asker, items: list[QaItem], top_k: int | None = None) -> 
     doc_cited: list[bool] = []
     abstained: list[bool] = []
     unanswerable: list[bool] = []
+    answerable: list[bool] = []
+    quote_words: list[int] = []
+    per_quote: list[int] = []
     latencies: list[float] = []
     for item in items:
         started = time.perf_counter()
         answer = asker.ask_sync(item.question, top_k)
         latencies.append((time.perf_counter() - started) * 1000)
         abstained.append(answer.abstained)
+        if not answer.abstained and answer.citations:
+            counts = [len(c.quote.split()) for c in answer.citations]
+            quote_words.append(sum(counts))
+            per_quote.extend(counts)
         if item.answers:
+            answerable.append(answer.abstained)
             quotes = [c.quote for c in answer.citations] if not answer.abstained else []
             found.append(contains_answer(quotes, item.answers))
         else:
@@ -140,6 +156,9 @@ def evaluate_qa(asker: Asker, items: list[QaItem], top_k: int | None = None) -> 
         gold_doc_cited=_share(doc_cited),
         abstention_rate=_share(abstained) or 0.0,
         unanswerable_abstained=_share(unanswerable),
+        answerable_abstained=_share(answerable),
+        mean_quote_words=sum(quote_words) / len(quote_words) if quote_words else 0.0,
+        mean_words_per_quote=sum(per_quote) / len(per_quote) if per_quote else 0.0,
         p50_ms=percentile(latencies, 50),
         p99_ms=percentile(latencies, 99),
     )

@@ -119,17 +119,17 @@ async def chat(
     # Checked before anything is condensed: a refused request costs no LLM call.
     cols = covered(request, served, body.collections)
     messages = [m.model_dump() for m in body.messages]
-    question = await answers.condense(messages)
-    limit(question, "the condensed question")
-    extra = {"condensed_question": question}
     if body.stream:
+        question, stream = await answers.chat_stream(messages, body.top_k, body.mode, cols)
+        limit(question, "the condensed question")
+        extra = {"condensed_question": question}
 
         async def events() -> AsyncIterator[dict[str, str]]:
             yield _sse("question", extra)
-            stream = answers.stream(question, body.top_k, body.mode, cols)
             async for e in sse_events(stream, extra, llm_model(settings)):
                 yield e
 
         return EventSourceResponse(events(), ping=15)
-    answer = await answers.ask(question, body.top_k, body.mode, cols)
-    return {**answer_body(answer, llm_model(settings)), **extra}
+    question, answer = await answers.chat(messages, body.top_k, body.mode, cols)
+    limit(question, "the condensed question")
+    return {**answer_body(answer, llm_model(settings)), "condensed_question": question}

@@ -1,4 +1,5 @@
-"""The follow-up condensation heuristic (answer/condense.py)."""
+"""The follow-up condensation heuristic (answer/condense.py): subjects carried
+from one question only (no drift), topic switches, and when to fuse."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from answer.condense import (
     as_messages,
     condense_question,
     content_words,
+    has_own_subject,
     is_follow_up,
 )
 
@@ -51,16 +53,61 @@ def test_words_the_follow_up_already_has_are_not_repeated() -> None:
     )
 
 
-def test_a_chain_of_follow_ups_keeps_the_first_subject() -> None:
-    history = [*HISTORY, Turn("user", "and the railway?"), Turn("assistant", "…")]
-    assert condense_question("who pays for it?", history) == (
-        "Gazprom SOCAR sign railway: who pays for it?"
+def test_a_chain_of_follow_ups_without_a_subject_keeps_the_last_subject() -> None:
+    history = [*HISTORY, Turn("user", "and when?"), Turn("assistant", "…")]
+    assert condense_question("who pays for it?", history) == "Gazprom SOCAR sign: who pays for it?"
+
+
+def test_five_follow_ups_keep_at_most_the_last_subject() -> None:
+    """Words never pile up: each follow-up carries one earlier question's own words."""
+    asked = [
+        FIRST,
+        "What about BRICS?",
+        "and the railway?",
+        "How about Shoigu?",
+        "When was that?",
+        "Who else went?",
+    ]
+    history: list[Turn] = []
+    condensed = []
+    for q in asked:
+        condensed.append(condense_question(q, history))
+        history += [Turn("user", q), Turn("assistant", "…")]
+    # Each topic switch carries only the subject before it...
+    assert condensed[1] == "Gazprom SOCAR sign: What about BRICS?"
+    assert condensed[2] == "BRICS: the railway?"
+    assert condensed[3] == "railway: How about Shoigu?"
+    # ...and follow-ups without a subject carry the last one, nothing older.
+    for text in condensed[4:]:
+        assert text.startswith("Shoigu: ")
+        for old in ("Gazprom", "SOCAR", "BRICS", "railway"):
+            assert old not in text
+    assert max(len(c.split()) for c in condensed) <= len(FIRST.split()) + 3
+
+
+def test_the_follow_ups_own_subject_is_not_buried() -> None:
+    """A topic switch names its subject: callers fuse raw and condensed retrieval."""
+    assert has_own_subject("What about BRICS?")
+    assert has_own_subject("and the railway?")
+    assert has_own_subject("Why does it matter for Russia?")
+    assert has_own_subject(FIRST)
+    assert not has_own_subject("When was it signed?")
+    assert not has_own_subject("and when?")
+    assert not has_own_subject("who pays for it?")
+    # The new subject stays in the condensed question and is never dropped.
+    assert "BRICS" in condense_question("What about BRICS?", HISTORY)
+
+
+def test_the_subject_comes_from_the_latest_question_that_has_one() -> None:
+    history = [
+        *HISTORY,
+        Turn("user", "Why did Azerbaijan apply for BRICS membership?"),
+        Turn("assistant", "…"),
+        Turn("user", "and when?"),
+    ]
+    assert condense_question("who decided it?", history) == (
+        "Azerbaijan apply BRICS membership: who decided it?"
     )
-
-
-def test_only_the_latest_question_is_carried() -> None:
-    history = [*HISTORY, Turn("user", "Why did Azerbaijan apply for BRICS membership?")]
-    assert condense_question("and when?", history) == "Azerbaijan apply BRICS membership: when?"
 
 
 def test_content_words_keep_order_and_first_spelling() -> None:

@@ -112,3 +112,46 @@ def test_garbage_from_the_llm_falls_back_to_extractive(seed_index: Path, tmp_pat
         proc.terminate()
         proc.wait(timeout=10)
         fake.shutdown()
+
+
+def _chat(client: httpx.Client, *follow_ups: str) -> list[dict[str, object]]:
+    """Ask QUESTION, then each follow-up, as a user of the chat box would: each
+    request carries the conversation so far, answers included."""
+    messages: list[dict[str, str]] = []
+    bodies = []
+    for text in (QUESTION, *follow_ups):
+        messages.append({"role": "user", "content": text})
+        body = client.post("/v1/chat", json={"messages": messages}).json()
+        bodies.append(body)
+        messages.append({"role": "assistant", "content": str(body["answer"])})
+    return bodies
+
+
+def test_when_was_it_signed_quotes_the_date(client: httpx.Client) -> None:
+    first, follow = _chat(client, "When was it signed?")
+    assert not follow["abstained"]
+    quotes = [str(c["quote"]) for c in follow["citations"]]  # type: ignore[union-attr]
+    assert any("On 19 August" in q for q in quotes), quotes
+    # Not the first answer again: the date is what was asked.
+    assert follow["answer"] != first["answer"]
+
+
+def test_what_about_brics_quotes_the_brics_sentence(client: httpx.Client) -> None:
+    _, follow = _chat(client, "What about BRICS?")
+    assert "BRICS" in str(follow["condensed_question"])
+    quotes = [str(c["quote"]) for c in follow["citations"]]  # type: ignore[union-attr]
+    assert quotes and "BRICS" in quotes[0], quotes
+    assert not any("Gazprom" in q for q in quotes), quotes
+
+
+def test_streamed_chat_answers_the_same_follow_up(client: httpx.Client) -> None:
+    messages = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "A strategic partnership [1]."},
+        {"role": "user", "content": "What about BRICS?"},
+    ]
+    whole = client.post("/v1/chat", json={"messages": messages}).json()
+    events = sse(client.post("/v1/chat", json={"messages": messages, "stream": True}))
+    assert events[0] == ("question", {"condensed_question": whole["condensed_question"]})
+    final = next(d for n, d in events if n == "citations")
+    assert final["citations"] == whole["citations"]

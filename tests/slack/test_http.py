@@ -282,8 +282,14 @@ def test_thread_follow_up_uses_the_thread_history(
     expected = "Gazprom SOCAR sign: Why does it matter for Russia?"
     understood = [t for t in texts(call.params["blocks"], "context") if "Understood as" in t]
     assert understood == [f"_Understood as:_ {expected}"]
-    # what was answered is the condensed question: the API gives the same answer for it
-    api = httpx.post(f"{citeline_url}/v1/ask", json={"question": expected}, timeout=30).json()
+    # the thread is answered as /v1/chat answers the same conversation
+    conversation = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "An extensive strategic partnership [1]."},
+        {"role": "user", "content": "Why does it matter for Russia?"},
+    ]
+    api = httpx.post(f"{citeline_url}/v1/chat", json={"messages": conversation}, timeout=30).json()
+    assert api["condensed_question"] == expected
     section = texts(call.params["blocks"], "section")[0]
     assert api["abstained"] is False and section == escape(api["answer"])
     assert "Gazprom" in section

@@ -1,0 +1,84 @@
+"""What kind of thing a question asks for, and whether a sentence states one.
+
+"When ...?" wants a date or time, "How many ...?" a number, "Who ...?" a
+person or organisation, "Where ...?" a place. A sentence that is on the topic
+but states nothing of the asked kind beyond what the question already says
+rarely answers it, so the extractive answerer prefers sentences that do.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from index import entities
+
+Kind = Literal["date", "number", "person", "place"]
+
+_PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
+    (
+        "date",
+        re.compile(
+            r"\b(?:when|since when|what (?:year|years|date|day|month|time|century|decade|era|"
+            r"period)|which (?:year|years|date|day|month|century|decade)|how long ago|"
+            r"in what (?:year|century|decade|month))\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"\b(?:how (?:many|much|long|old|far|big|large|tall|high|often|fast|deep|wide|"
+            r"heavy|few)|what (?:percentage|percent|proportion|share|number|amount|size|"
+            r"fraction|price|cost|temperature|population)|at what (?:age|rate|speed))\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"^(?:\W*)(?:who|whom|whose)\b|\b(?:who|whom|whose)\b|\b(?:which|what) "
+            r"(?:person|people|company|companies|organi[sz]ation|group|team|party|king|queen|"
+            r"leader|president|author|scientist|firm|band|club|university|agency|ruler|"
+            r"emperor|family|dynasty|tribe|player|artist|architect|engineer|official)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|\b(?:which|what|in which|in what) (?:country|countries|city|cities|"
+            r"place|region|state|town|continent|location|area|island|river|province|county|"
+            r"district|street|building|venue|border)\b",
+            re.IGNORECASE,
+        ),
+    ),
+]
+
+
+def question_kind(question: str) -> Kind | None:
+    """The kind of answer asked for, or None ("what", "why", "how" ask for anything)."""
+    for kind, pattern in _PATTERNS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def states_kind(sentence: str, kind: Kind | None, question: str) -> bool:
+    """True when ``sentence`` states something of ``kind`` the question does not already say."""
+    if kind is None:
+        return False
+    if kind == "date":
+        return bool(entities.dates(sentence) - entities.dates(question))
+    if kind == "number":
+        found = entities.numbers(sentence) - entities.numbers(question)
+        return bool(found)
+    asked = entities.names(question) | set(re.findall(r"\w+", question.lower()))
+    if kind == "person":
+        return bool(entities.names(sentence) - asked)
+    # place
+    if entities.has_place(sentence):
+        return bool(entities.names(sentence) - asked) or bool(
+            re.search(r"\b(?:located|headquartered|based|situated)\b", sentence, re.IGNORECASE)
+        )
+    return False

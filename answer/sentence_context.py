@@ -1,0 +1,98 @@
+"""The sentences around a chosen one that it needs to make sense.
+
+- A sentence that opens by pointing back ("It was signed on ...", "They ...",
+  "This deal ...") is quoted together with the sentence before it, as one
+  contiguous span, when both lie in the same paragraph.
+- Asked "when", a quote without a date borrows the date from the start of its
+  paragraph: news paragraphs open with the day of the event they describe
+  ("On 19 August, ...") and do not repeat it.
+
+Quotes stay verbatim: every span is a slice of the passage with exact offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from answer.question_type import Kind, states_kind
+from index.models import SearchHit
+from index.text import split_sentences
+
+# (hit, start, end, score): start/end are article offsets inside hit.passage.
+Span = tuple[SearchHit, int, int, float]
+
+_POINTS_BACK = re.compile(
+    r"^[\"'“‘(]?(?:it|its|this|that|these|those|they|them|their|he|she|his|her|such"
+    r"|both|the two|the latter|the former|the same)\b",
+    re.IGNORECASE,
+)
+
+
+def points_back(sentence: str) -> bool:
+    return bool(_POINTS_BACK.match(sentence))
+
+
+def _sentences(hit: SearchHit) -> list[tuple[int, int]]:
+    """Sentence spans of the passage, as article offsets."""
+    p = hit.passage
+    return [(p.start + a, p.start + b) for a, b in split_sentences(p.text)]
+
+
+def _same_paragraph(hit: SearchHit, a: int, b: int) -> bool:
+    """No blank line between article offsets a < b of this passage."""
+    p = hit.passage
+    between = p.text[a - p.start : b - p.start]
+    return not re.search(r"\n\s*\n", between)
+
+
+def _words(hit: SearchHit, a: int, b: int) -> int:
+    p = hit.passage
+    return len(p.text[a - p.start : b - p.start].split())
+
+
+def _text(hit: SearchHit, a: int, b: int) -> str:
+    p = hit.passage
+    return p.text[a - p.start : b - p.start]
+
+
+def with_context(
+    spans: Sequence[Span], kind: Kind | None, question: str, max_words: int, max_spans: int = 2
+) -> list[Span]:
+    out: list[Span] = []
+    for hit, start, end, score in spans:
+        if points_back(_text(hit, start, end)):
+            before = [s for s in _sentences(hit) if s[1] <= start]
+            if before:
+                a, _ = before[-1]
+                if _same_paragraph(hit, a, start) and _words(hit, a, end) <= max_words:
+                    start = a
+        out.append((hit, start, end, score))
+    if (
+        kind == "date"
+        and out
+        and not any(states_kind(_text(h, a, b), "date", question) for h, a, b, _ in out)
+    ):
+        hit, start, end, score = out[0]
+        sentences = [s for s in _sentences(hit) if s[1] <= start]
+        opening = None
+        for a, b in reversed(sentences):  # back to the paragraph's first sentence
+            if not _same_paragraph(hit, a, start):
+                break
+            opening = (a, b)
+        if opening is not None and states_kind(_text(hit, *opening), "date", question):
+            a, b = opening
+            if b == sentences[-1][1] and _words(hit, a, end) <= max_words:
+                out[0] = (hit, a, end, score)  # adjacent: one contiguous quote
+            else:
+                out = [(hit, a, b, score), *out[: max_spans - 1]]
+    # Spans that now overlap are merged; order of first appearance is kept.
+    merged: list[Span] = []
+    for hit, a, b, score in out:
+        for k, (h2, a2, b2, s2) in enumerate(merged):
+            if h2.passage == hit.passage and a < b2 and a2 < b:
+                merged[k] = (h2, min(a, a2), max(b, b2), max(score, s2))
+                break
+        else:
+            merged.append((hit, a, b, score))
+    return merged

@@ -1,0 +1,33 @@
+"""Dates, numbers and names by pattern (index/entities.py)."""
+
+from __future__ import annotations
+
+from index.entities import dates, digits, has_place, names, numbers
+
+
+def test_dates_in_news_and_encyclopedia_forms() -> None:
+    found = dates("On 19 August the deal, first proposed in March 2003 and in the 1990s, lapsed")
+    assert {"19 august", "march 2003", "1990s"} <= found
+    assert dates("He left on Monday at 10:30 pm.") >= {"monday", "10 30 pm"}
+    assert dates("in the 16th century") == {"16th century"}
+    assert not dates("Gazprom and SOCAR signed a partnership")
+
+
+def test_numbers_and_quantities() -> None:
+    found = numbers("It cost $2.3bn, up 40 per cent, over ten days")
+    assert {"2 3bn", "40 per cent", "ten"} <= found
+    assert digits("2,225 articles and 3.5 m") == {"2225", "3.5"}
+    assert not numbers("no figures here")
+
+
+def test_names_skip_capitalised_sentence_openers() -> None:
+    found = names("The deal joined Gazprom and the State Oil Company of the Azerbaijan Republic.")
+    assert "state oil company of the azerbaijan republic" in found
+    assert {"gazprom", "azerbaijan"} <= found
+    assert "the" not in found and "the deal" not in found
+    assert names("When did it happen?") == set()
+
+
+def test_places() -> None:
+    assert has_place("The company is headquartered in Baku.")
+    assert not has_place("they discussed trade and investment")
