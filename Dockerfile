@@ -11,6 +11,7 @@ COPY citeline citeline
 COPY index index
 COPY ingest ingest
 COPY server server
+COPY access access
 COPY answer answer
 COPY slackbot slackbot
 COPY prompts prompts
