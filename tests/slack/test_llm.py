@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -78,21 +78,39 @@ def answered(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
     return records[-1]
 
 
-def test_a_mention_and_its_thread_follow_up_are_answered_by_the_llm(
-    llama: LlamaServer,  # noqa: F811
+OpenSlack = Callable[[str], AbstractContextManager[SlackClient]]
+
+
+@pytest.fixture
+def open_slack(
     seed_index: Path,
     embedder: Embedder,
     slack_settings: SlackSettings,
-    standin: SlackStandIn,
     signing_secret: str,
     caplog: pytest.LogCaptureFixture,
+) -> OpenSlack:
+    """``with open_slack(llm_url) as slack``: the app with that LLM, serving Slack's
+    events, its answer log records captured."""
+
+    @contextmanager
+    def open_(llm_url: str) -> Iterator[SlackClient]:
+        with (
+            caplog.at_level(logging.INFO, logger="citeline.slack"),
+            slack_app(seed_index, embedder, slack_settings, llm_settings(llm_url)) as url,
+            httpx.Client(timeout=60) as http,
+        ):
+            yield SlackClient(url, signing_secret, http)
+
+    return open_
+
+
+def test_a_mention_and_its_thread_follow_up_are_answered_by_the_llm(
+    llama: LlamaServer,  # noqa: F811
+    open_slack: OpenSlack,
+    standin: SlackStandIn,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with (
-        caplog.at_level(logging.INFO, logger="citeline.slack"),
-        slack_app(seed_index, embedder, slack_settings, llm_settings(llama.url)) as url,
-        httpx.Client(timeout=60) as http,
-    ):
-        slack = SlackClient(url, signing_secret, http)
+    with open_slack(llama.url) as slack:
         before = completions(llama)
         event = mention(QUESTION)
         assert slack.event(event).status_code == 200
@@ -136,21 +154,12 @@ def test_a_mention_and_its_thread_follow_up_are_answered_by_the_llm(
 
 
 def test_with_the_llm_down_slack_falls_back_to_quotes_and_says_why(
-    seed_index: Path,
-    embedder: Embedder,
-    slack_settings: SlackSettings,
-    standin: SlackStandIn,
-    signing_secret: str,
-    caplog: pytest.LogCaptureFixture,
+    open_slack: OpenSlack, standin: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    with (
-        caplog.at_level(logging.INFO, logger="citeline.slack"),
-        slack_app(seed_index, embedder, slack_settings, llm_settings(down)) as url,
-        httpx.Client(timeout=60) as http,
-    ):
+    with open_slack(down) as slack:
         event = mention(QUESTION)
-        assert SlackClient(url, signing_secret, http).event(event).status_code == 200
+        assert slack.event(event).status_code == 200
         call = posted(standin, ALLOWED_CHANNEL, event["ts"], timeout=ANSWER_TIMEOUT)
         record = answered(caplog)
     assert record.answerer == "extractive" and record.fallback_reason  # type: ignore[attr-defined]
