@@ -38,6 +38,9 @@ _args.add_argument("--seed", type=int, default=7)
 _args.add_argument("--json", action="store_true")
 ARGS = _args.parse_args()
 sys.path.insert(0, str(ARGS.code.resolve()))
+if ARGS.code.resolve() != ROOT:
+    # An editable install of this checkout would still win over sys.path.
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 
 from index.embedder import Embedder  # noqa: E402
 from index.models import Passage, SearchHit  # noqa: E402
