@@ -145,9 +145,15 @@ def _jsonl(path: Path, limit: int | None = None) -> list[tuple[str, str]]:
 
 
 def _paragraph(text: str, a: int, b: int) -> tuple[int, int]:
+    """The paragraph around ``text[a:b]``, at most three sentences either side (a
+    passage-sized context, as retrieval would hand the verifier)."""
     start = text.rfind("\n\n", 0, a)
     end = text.find("\n\n", b)
-    return (0 if start < 0 else start + 2), (len(text) if end < 0 else end)
+    start, end = (0 if start < 0 else start + 2), (len(text) if end < 0 else end)
+    spans = [s for s in split_sentences(text, start, end)]
+    i = next(k for k, s in enumerate(spans) if s[1] >= b)
+    window = spans[max(0, i - 3) : i + 4]
+    return window[0][0], window[-1][1]
 
 
 def _alter(
