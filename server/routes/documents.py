@@ -154,7 +154,7 @@ async def _answer(job: Job, wait: float) -> JSONResponse:
 @router.get(
     "/v1/documents",
     response_model=DocumentList,
-    responses=_errors(422, 503),
+    responses=_errors(403, 404, 422, 503),
     summary="List what is indexed",
 )
 def list_documents(
