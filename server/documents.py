@@ -2,8 +2,10 @@
 
 One worker thread runs the jobs in order, each through ``ingest.pipeline.Ingestor`` — the
 same index writer, lock and atomic commit as ``citeline ingest`` — so the served index never
-sees a half-written article. When another writer (the CLI, ``citeline sync``) holds the
-lock, the job waits for it. After a commit the job asks the server to reload now (the
+sees a half-written article. Each job names the collection it writes (index/collections.py:
+``DIR/collections/NAME/``, or ``DIR`` itself for ``default`` in the single-index layout);
+one Ingestor per collection is kept. When another writer (the CLI, ``citeline sync``) holds
+the lock, the job waits for it. After a commit the job asks the server to reload now (the
 index watcher would also notice within its interval).
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from index.collections import DEFAULT, CollectionMissing, Registry
 from index.models import Article, Failure
 from index.store import IndexUnavailable
 from ingest.fetch import Fetcher, FetchPolicy
@@ -38,6 +41,7 @@ LOCK_WAIT = 600.0
 class Job:
     id: str
     kind: str
+    collection: str = DEFAULT
     status: Status = "queued"
     created: float = field(default_factory=time.time)
     finished: float | None = None
@@ -50,6 +54,7 @@ class Job:
         out: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
+            "collection": self.collection,
             "status": self.status,
             "doc_ids": self.doc_ids,
             "error": self.error,
@@ -71,22 +76,24 @@ Work = Callable[[Ingestor], IngestSummary]
 
 
 class DocumentWriter:
-    """Queues write jobs for one index and runs them on one thread."""
+    """Queues write jobs for the collections under one root and runs them on one thread."""
 
     def __init__(
         self,
         embedder: EmbedderLike,
-        index_dir: Path,
+        root: Path,
         fetch_policy: FetchPolicy,
         *,
         backend: Any = None,
         on_commit: Callable[[], None] | None = None,
         keep_jobs: int = 1000,
     ) -> None:
-        self.index_dir = Path(index_dir)
+        self.registry = Registry(root, backend)
         self.fetch_policy = fetch_policy
         self.on_commit = on_commit
-        self._ingestor = Ingestor(embedder, self.index_dir, backend=backend)
+        self._embedder = embedder
+        self._backend = backend
+        self._ingestors: dict[Path, Ingestor] = {}
         self._jobs: dict[str, Job] = {}
         self._keep = keep_jobs
         self._queue: queue.Queue[tuple[Job, Work] | None] = queue.Queue()
@@ -95,15 +102,21 @@ class DocumentWriter:
 
     # -- submitting -------------------------------------------------------------
 
-    def add_articles(self, articles: list[Article]) -> Job:
-        job = self._new("article", [a.doc_id for a in articles])
+    def add_articles(self, articles: list[Article], collection: str = DEFAULT) -> Job:
+        job = self._new("article", [a.doc_id for a in articles], collection)
         pairs = [(a, API_ORIGIN) for a in articles]
         return self._submit(job, lambda ing: ing.run([], articles=pairs))
 
     def add_upload(
-        self, filename: str, data: bytes, fmt: str, doc_id: str, fields: dict[str, Any]
+        self,
+        filename: str,
+        data: bytes,
+        fmt: str,
+        doc_id: str,
+        fields: dict[str, Any],
+        collection: str = DEFAULT,
     ) -> Job:
-        job = self._new("upload", [doc_id])
+        job = self._new("upload", [doc_id], collection)
 
         def work(ing: Ingestor) -> IngestSummary:
             try:
@@ -126,8 +139,8 @@ class DocumentWriter:
 
         return self._submit(job, work)
 
-    def add_url(self, url: str) -> Job:
-        job = self._new("url", [])
+    def add_url(self, url: str, collection: str = DEFAULT) -> Job:
+        job = self._new("url", [], collection)
 
         def work(ing: Ingestor) -> IngestSummary:
             with Fetcher(self.fetch_policy) as fetcher:
@@ -136,8 +149,8 @@ class DocumentWriter:
 
         return self._submit(job, work)
 
-    def delete(self, doc_id: str) -> Job:
-        job = self._new("delete", [doc_id])
+    def delete(self, doc_id: str, collection: str = DEFAULT) -> Job:
+        job = self._new("delete", [doc_id], collection)
         return self._submit(job, lambda ing: ing.run([], delete=[doc_id]))
 
     def job(self, job_id: str) -> Job | None:
@@ -149,8 +162,13 @@ class DocumentWriter:
 
     # -- running ----------------------------------------------------------------
 
-    def _new(self, kind: str, doc_ids: list[str]) -> Job:
-        job = Job(uuid.uuid4().hex, kind, doc_ids=doc_ids)
+    def writable(self, collection: str) -> bool:
+        """Whether writes to ``collection`` may go ahead: it exists, or it is ``default``
+        (created by its first write, as the single index always was)."""
+        return collection == DEFAULT or self.registry.exists(collection)
+
+    def _new(self, kind: str, doc_ids: list[str], collection: str) -> Job:
+        job = Job(uuid.uuid4().hex, kind, collection, doc_ids=doc_ids)
         self._jobs[job.id] = job
         if len(self._jobs) > self._keep:  # forget the oldest finished jobs
             finished = [j for j in self._jobs.values() if j.done.is_set()]
@@ -170,7 +188,7 @@ class DocumentWriter:
             job, work = item
             job.status = "running"
             try:
-                job.summary = self._with_lock(work)
+                job.summary = self._with_lock(job.collection, work)
                 job.status = "done"
                 if job.summary.committed and self.on_commit is not None:
                     try:
@@ -184,11 +202,22 @@ class DocumentWriter:
                 job.finished = time.time()
                 job.done.set()
 
-    def _with_lock(self, work: Work) -> IngestSummary:
+    def _ingestor(self, collection: str) -> Ingestor:
+        # Checked again when the job runs: a collection deleted after the request was
+        # accepted must not be brought back by a write that was queued for it.
+        if not self.writable(collection):
+            raise CollectionMissing(f"collection {collection!r} was deleted before the write ran")
+        # Looked up each time: ``default`` moves when DIR/collections/default is created.
+        path = self.registry.path_of(collection)
+        if path not in self._ingestors:
+            self._ingestors[path] = Ingestor(self._embedder, path, backend=self._backend)
+        return self._ingestors[path]
+
+    def _with_lock(self, collection: str, work: Work) -> IngestSummary:
         deadline = time.monotonic() + LOCK_WAIT
         while True:
             try:
-                return work(self._ingestor)
+                return work(self._ingestor(collection))
             except IndexUnavailable as exc:
                 if "another ingest is writing" not in str(exc) or time.monotonic() > deadline:
                     raise
@@ -211,12 +240,9 @@ def start(app: Any, embedder: EmbedderLike, settings: Any) -> DocumentWriter:
         if reloader is not None:
             reloader.reload(trigger="write")
 
-    from index.collections import DEFAULT, Registry
-
-    # The write routes add to and delete from the default collection.
     writer = DocumentWriter(
         embedder,
-        Registry(settings.index).path_of(DEFAULT),
+        Path(settings.index),
         policy,
         backend=BackendConfig.from_settings(settings.backend),
         on_commit=reload_now,

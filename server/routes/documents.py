@@ -4,6 +4,9 @@ POST /v1/documents takes a JSON article, ``{"url": ...}`` to fetch a page, feed 
 or a multipart file upload (.txt .md .html .pdf .docx). Every write is a job run by the
 server's one writer (server/documents.py); the route waits a few seconds for it and answers
 201 with the result, or 202 with the job's URL when it takes longer (large uploads at once).
+Writes name their collection in the query string, ``?collection=NAME`` (default
+``default``), as the read routes of this module do; who may write which collection is
+server/protection/admin.py.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ingest.urlsafety import UnsafeURL, check_url
 from server.access import covered
 from server.deps import Served
 from server.documents import DocumentWriter, Job
-from server.protection.admin import AdminOnly
+from server.protection.admin import AdminOnly, WriteCollection, writer_of
 from server.schemas import ErrorResponse
 
 router = APIRouter(tags=["documents"])
@@ -66,6 +69,7 @@ class JobOut(BaseModel):
 
     id: str
     kind: str = Field(description="article, upload, url or delete")
+    collection: str = Field(description="The collection the job writes")
     status: str = Field(description="queued, running, done or failed")
     doc_ids: list[str]
     error: str | None = None
@@ -127,11 +131,7 @@ class DocumentList(BaseModel):
     documents: list[DocumentOut]
 
 
-def _writer(request: Request) -> DocumentWriter:
-    writer: DocumentWriter | None = getattr(request.app.state, "document_writer", None)
-    if writer is None:
-        raise HTTPException(503, "the document writer is not running (no index loaded yet)")
-    return writer
+_WHERE = "name the collection in the query string: POST /v1/documents?collection=NAME"
 
 
 async def _answer(job: Job, wait: float) -> JSONResponse:
@@ -224,11 +224,11 @@ def list_documents(
     openapi_extra=_UPLOAD_BODY,
     summary="Add an article, a URL or a file",
 )
-async def add_document(request: Request, _admin: AdminOnly) -> JSONResponse:
-    writer = _writer(request)
+async def add_document(request: Request, collection: WriteCollection) -> JSONResponse:
+    writer = writer_of(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return await _upload(request, writer)
+        return await _upload(request, writer, collection)
     if content_type != "application/json":
         raise HTTPException(
             415, 'send JSON (an article or {"url": ...}) or multipart/form-data with a file'
@@ -236,6 +236,8 @@ async def add_document(request: Request, _admin: AdminOnly) -> JSONResponse:
     try:
         body = ArticleIn.model_validate_json(await request.body())
     except ValidationError as exc:
+        if any(e["loc"] == ("collection",) for e in exc.errors()):
+            raise HTTPException(422, f"invalid article: {_WHERE}") from None
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
         )
@@ -243,8 +245,8 @@ async def add_document(request: Request, _admin: AdminOnly) -> JSONResponse:
     if body.text is None:
         if not body.url:
             raise HTTPException(422, "give 'text' (and 'title') for an article, or 'url' to fetch")
-        _check_fetchable(request, body.url)
-        return await _answer(writer.add_url(body.url), WAIT_SECONDS)
+        _check_fetchable(writer, body.url)
+        return await _answer(writer.add_url(body.url, collection), WAIT_SECONDS)
     if not body.text.strip():
         raise HTTPException(422, "'text' is empty")
     if not body.title or not body.title.strip():
@@ -264,11 +266,13 @@ async def add_document(request: Request, _admin: AdminOnly) -> JSONResponse:
         date=body.date,
         metadata={"format": "api", **(body.metadata or {})},
     )
-    return await _answer(writer.add_articles([article]), WAIT_SECONDS)
+    return await _answer(writer.add_articles([article], collection), WAIT_SECONDS)
 
 
-async def _upload(request: Request, writer: DocumentWriter) -> JSONResponse:
+async def _upload(request: Request, writer: DocumentWriter, collection: str) -> JSONResponse:
     form = await request.form()
+    if "collection" in form:
+        raise HTTPException(422, _WHERE)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise HTTPException(422, "multipart upload needs a 'file' field")
@@ -288,12 +292,11 @@ async def _upload(request: Request, writer: DocumentWriter) -> JSONResponse:
         raise HTTPException(422, "the uploaded file is empty")
     fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "file" and v.strip()}
     doc_id = fields.pop("id", None) or "upload/" + re.sub(r"[^\w.\-]+", "_", filename)
-    job = writer.add_upload(filename, data, fmt, doc_id, fields)
+    job = writer.add_upload(filename, data, fmt, doc_id, fields, collection)
     return await _answer(job, WAIT_SECONDS if len(data) <= WAIT_BYTES else 0)
 
 
-def _check_fetchable(request: Request, url: str) -> None:
-    writer = _writer(request)
+def _check_fetchable(writer: DocumentWriter, url: str) -> None:
     try:
         check_url(url, writer.fetch_policy.urls)
     except UnsafeURL as exc:
@@ -306,11 +309,13 @@ def _check_fetchable(request: Request, url: str) -> None:
     responses={**_WRITE_RESPONSES, 200: {"model": JobOut, "description": "Removed"}},
     summary="Remove an article",
 )
-async def delete_document(doc_id: str, request: Request, _admin: AdminOnly) -> JSONResponse:
-    job = _writer(request).delete(doc_id)
+async def delete_document(
+    doc_id: str, request: Request, collection: WriteCollection
+) -> JSONResponse:
+    job = writer_of(request).delete(doc_id, collection)
     await asyncio.to_thread(job.done.wait, WAIT_SECONDS)
     if job.done.is_set() and job.summary is not None and job.summary.removed == 0:
-        raise HTTPException(404, f"no document {doc_id!r} in the index")
+        raise HTTPException(404, f"no document {doc_id!r} in collection {collection}")
     return await _answer(job, 0)
 
 
@@ -320,8 +325,10 @@ async def delete_document(doc_id: str, request: Request, _admin: AdminOnly) -> J
     responses=_errors(403, 404, 503),
     summary="Status of a write job",
 )
-def job_status(job_id: str, request: Request, _admin: AdminOnly) -> dict[str, Any]:
-    job = _writer(request).job(job_id)
-    if job is None:
+def job_status(job_id: str, request: Request, admin: AdminOnly) -> dict[str, Any]:
+    job = writer_of(request).job(job_id)
+    # A job of a collection this key may not write is "not found", like a document
+    # outside a reader's collections: the answer must not tell that it exists.
+    if job is None or not admin.can_write(job.collection):
         raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept for a while)")
     return job.as_dict()
