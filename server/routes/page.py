@@ -16,6 +16,8 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 _ASSETS: dict[str, str] = {
     "app.js": "text/javascript; charset=utf-8",
+    "key.js": "text/javascript; charset=utf-8",
+    "collections.js": "text/javascript; charset=utf-8",
     "articles.js": "text/javascript; charset=utf-8",
     "articles.css": "text/css; charset=utf-8",
     "markdown.js": "text/javascript; charset=utf-8",

@@ -6,7 +6,6 @@
 (() => {
   "use strict";
 
-  const KEY_STORAGE = "citeline.apiKey";
   const CHATS_STORAGE = "citeline.chats.v1";
   const MAX_STORED_CHATS = 40;
   const QUOTE_PREVIEW_CHARS = 180;
@@ -108,26 +107,27 @@
     }
   }
 
+  // The key is kept by key.js (sessionStorage), shared with the Articles view; setting
+  // it lists the collections it may read again (collections.js).
   const auth = {
-    key: readStoredKey(),
+    get key() {
+      return window.CitelineKey.get();
+    },
     set(key) {
-      this.key = key;
-      try {
-        if (key) localStorage.setItem(KEY_STORAGE, key);
-        else localStorage.removeItem(KEY_STORAGE);
-      } catch {
-        // Storage may be disabled (private mode): the key then lasts for this page only.
-      }
+      window.CitelineKey.set(key);
       ui.forgetKey.hidden = !key;
     },
   };
 
-  function readStoredKey() {
-    try {
-      return localStorage.getItem(KEY_STORAGE);
-    } catch {
-      return null;
-    }
+  /** The picked collections for a request body: {} for all the key may read. */
+  function collectionsBody() {
+    const picked = window.CitelineCollections?.selected();
+    return picked ? { collections: picked } : {};
+  }
+
+  /** Whether answers may come from several collections: then citations name theirs. */
+  function namesCollections() {
+    return Boolean(window.CitelineCollections?.many());
   }
 
   async function errorMessage(response) {
@@ -184,7 +184,7 @@
     // Several requests may hit 401 at once: they share one prompt.
     if (keyPrompt) return keyPrompt;
     keyPrompt = new Promise((resolve) => {
-      ui.keyReason.textContent = `${sentence(reason)} The key is kept in this browser only.`;
+      ui.keyReason.textContent = `${sentence(reason)} The key is kept in this browser until the session ends.`;
       ui.keyInput.value = "";
       const finish = (value) => {
         ui.keyForm.removeEventListener("submit", onSubmit);
@@ -277,6 +277,7 @@
         title: c.title ?? null,
         source: c.source ?? null,
         url: c.url ?? null,
+        collection: typeof c.collection === "string" ? c.collection : null,
         quote: c.quote,
         start: c.start,
         end: c.end,
@@ -307,8 +308,8 @@
     let earlier = history.slice(-MAX_HISTORY_MESSAGES);
     if (earlier[0]?.role === "assistant") earlier = earlier.slice(1);
     const body = useChat
-      ? { messages: [...earlier, { role: "user", content: question }] }
-      : { question };
+      ? { messages: [...earlier, { role: "user", content: question }], ...collectionsBody() }
+      : { question, ...collectionsBody() };
     if (useChat ? f.chatStream : f.askStream) {
       return streamAnswer(path, { ...body, stream: true }, on, signal);
     }
@@ -408,15 +409,18 @@
 
   const documents = new Map();
 
-  function fetchDocument(docId) {
-    if (!documents.has(docId)) {
+  /** An article by id, from the collection its citation names (the same id may be in several). */
+  function fetchDocument(docId, collection) {
+    const cacheKey = `${collection || ""}\n${docId}`;
+    if (!documents.has(cacheKey)) {
       // Each segment is encoded: ids are file paths and may hold "?", "#" or spaces.
-      const path = `v1/documents/${docId.split("/").map(encodeURIComponent).join("/")}`;
+      let path = `v1/documents/${docId.split("/").map(encodeURIComponent).join("/")}`;
+      if (collection) path += `?${new URLSearchParams({ collection })}`;
       const pending = request(path).then((r) => r.json());
-      pending.catch(() => documents.delete(docId)); // a failure is not cached
-      documents.set(docId, pending);
+      pending.catch(() => documents.delete(cacheKey)); // a failure is not cached
+      documents.set(cacheKey, pending);
     }
-    return documents.get(docId);
+    return documents.get(cacheKey);
   }
 
   // ------------------------------------------------------------------ answer rendering
@@ -554,7 +558,7 @@
     if (!result.citations.length) return null;
     const groups = new Map();
     for (const c of result.citations) {
-      const key = c.doc_id ?? `#${c.n}`;
+      const key = c.doc_id ? `${c.collection || ""}\n${c.doc_id}` : `#${c.n}`;
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(c);
     }
@@ -566,15 +570,19 @@
       open.addEventListener("click", () => onOpen(first, open));
       const host = safeUrl(first.url) ? new URL(first.url).hostname.replace(/^www\./, "") : null;
       const where = el("span", { className: "source-host", text: host || "" });
+      const collection = namesCollections() && first.collection
+        ? el("span", { className: "source-collection" },
+          el("span", { className: "visually-hidden", text: "Collection " }), first.collection)
+        : null;
       const row = el(
         "li",
         { className: "source-row" },
         el("span", { className: "source-chips" }, ...citations.map((c) => chip(c, onOpen, answerNo))),
-        el("span", { className: "source-item-text" }, open, where),
+        el("span", { className: "source-item-text" }, open, where, collection),
       );
       // Publisher and date come with the article's metadata (fetched once per article).
       if (first.doc_id) {
-        fetchDocument(first.doc_id)
+        fetchDocument(first.doc_id, first.collection)
           .then((doc) => {
             const parts = [publisherOf(doc, first), displayDate(doc.date)].filter(Boolean);
             if (parts[0] === title) parts.shift(); // the title is already there
@@ -1349,7 +1357,7 @@
 
     let doc;
     try {
-      doc = await fetchDocument(citation.doc_id);
+      doc = await fetchDocument(citation.doc_id, citation.collection);
     } catch (error) {
       if (token !== panelToken) return;
       ui.panelMeta.textContent = "";
@@ -1366,6 +1374,8 @@
     const text = typeof doc.text === "string" ? doc.text : "";
     ui.panelTitle.textContent = doc.title || fallbackTitle;
     const meta = [publisherOf(doc, citation), displayDate(doc.date), doc.author ? `By ${doc.author}` : null].filter(Boolean);
+    const collection = citation.collection || doc.collection;
+    if (namesCollections() && typeof collection === "string" && collection) meta.push(`Collection ${collection}`);
     ui.panelMeta.textContent = meta.join(" · ");
     ui.panelMeta.hidden = !meta.length;
 
@@ -1513,6 +1523,13 @@
     if (!ui.panel.hidden) closeSource();
     else if (ui.chats.classList.contains("open")) closeChats();
     else if (state.busy && document.activeElement === ui.question) stop();
+  });
+  // Citations name their collection once the key is known to read several.
+  let namedCollections = namesCollections();
+  window.addEventListener("citeline:collections", () => {
+    if (namesCollections() === namedCollections || state.busy) return;
+    namedCollections = namesCollections();
+    renderChat();
   });
   ui.forgetKey.addEventListener("click", () => {
     auth.set(null);

@@ -1,19 +1,17 @@
 // Citeline "Articles" view: what is indexed, searchable; admins can add a URL or a file.
 // Loaded beside app.js as its own file. Same safety rule: article text reaches the page
 // only through textContent / createElement, and only http(s) urls become links.
+// The key comes from key.js, the collections listed from the picker (collections.js).
 (() => {
   "use strict";
 
-  const KEY_STORAGE = "citeline.apiKey"; // the key app.js stores after its prompt
   const PAGE = 50;
 
   function storedKey() {
-    try {
-      return localStorage.getItem(KEY_STORAGE);
-    } catch {
-      return null;
-    }
+    return window.CitelineKey.get();
   }
+
+  const picker = () => window.CitelineCollections;
 
   function el(tag, props = {}, ...children) {
     const node = document.createElement(tag);
@@ -66,10 +64,15 @@
                                  "aria-label": "URL to add" });
   const fileInput = el("input", { id: "articles-file", type: "file",
                                   accept: ".txt,.md,.html,.htm,.pdf,.docx", "aria-label": "File to add" });
+  // Where an addition goes, when the key reads several collections (else the one it reads).
+  const target = el("select", { id: "articles-collection" });
+  const targetLabel = el("label", { for: "articles-collection", class: "articles-target" },
+    "Add to collection ", target);
   const addButton = el("button", { type: "submit", class: "primary", id: "articles-add" }, "Add");
   const addStatus = el("p", { id: "articles-add-status", class: "articles-status", role: "status" });
   const addForm = el("form", { id: "articles-add-form", class: "articles-add" },
-    el("p", { class: "articles-kicker", text: "Add (admin key)" }), urlInput, fileInput, addButton, addStatus);
+    el("p", { class: "articles-kicker", text: "Add (admin key)" }), targetLabel, urlInput, fileInput, addButton,
+    addStatus);
   const close = el("button", { type: "button", class: "icon-button", id: "articles-close",
                                "aria-label": "Close articles" }, "✕");
   dialog.append(
@@ -87,7 +90,8 @@
     const head = href
       ? el("a", { href, target: "_blank", rel: "noopener noreferrer", class: "articles-link" }, title)
       : el("span", { class: "articles-link" }, title);
-    const meta = [doc.source && doc.source !== doc.url ? doc.source : null, doc.date,
+    const meta = [picker()?.many() && doc.collection ? `Collection ${doc.collection}` : null,
+                  doc.source && doc.source !== doc.url ? doc.source : null, doc.date,
                   `${doc.passages} passage${doc.passages === 1 ? "" : "s"}`].filter(Boolean).join(" · ");
     return el("li", { class: "articles-item" }, head, el("span", { class: "articles-meta", text: meta }));
   }
@@ -101,6 +105,7 @@
     try {
       const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
       if (query) params.set("q", query);
+      for (const name of picker()?.selected() || []) params.append("collection", name);
       const data = await api(`/v1/documents?${params}`);
       for (const doc of data.documents) list.append(row(doc));
       offset += data.documents.length;
@@ -129,9 +134,9 @@
       if (file) {
         const form = new FormData();
         form.append("file", file);
-        result = await api("/v1/documents", { method: "POST", body: form });
+        result = await api(`/v1/documents${where()}`, { method: "POST", body: form });
       } else {
-        result = await api("/v1/documents", {
+        result = await api(`/v1/documents${where()}`, {
           method: "POST", body: JSON.stringify({ url }), headers: { "Content-Type": "application/json" },
         });
       }
@@ -150,7 +155,23 @@
     }
   }
 
+  /** The ?collection= of an addition: the one chosen, the only one readable, or none (default). */
+  function where() {
+    const names = picker()?.names() || [];
+    const name = names.length > 1 ? target.value : names[0];
+    return name && name !== "default" ? `?${new URLSearchParams({ collection: name })}` : "";
+  }
+
+  function fillTargets() {
+    const names = picker()?.names() || [];
+    const picked = picker()?.selected() || [];
+    target.replaceChildren(...names.map((name) => el("option", { value: name }, name)));
+    if (picked.length) target.value = picked[0];
+    targetLabel.hidden = names.length < 2;
+  }
+
   function open() {
+    fillTargets();
     if (!dialog.open) dialog.showModal();
     load(true);
     search.focus();

@@ -430,7 +430,7 @@ def test_a_stream_cut_part_way_is_an_error_that_can_be_retried(
 def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> None:
     """A real server with CITELINE_API_KEYS: the page asks for the key on the first 401,
     sends it with every API call (the schema read that turns streaming on included),
-    keeps it across reloads and forgets it on request."""
+    keeps it across reloads of the tab (sessionStorage) and forgets it on request."""
     s = open_page(base_url=keyed_server)
     page = s.page
     sent: list[tuple[str, str | None, bool]] = []
@@ -467,7 +467,9 @@ def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> N
         # the schema was read with the key, so the answer streams
         ("/v1/ask", bearer, True),
     ]
-    assert page.evaluate("() => localStorage.getItem('citeline.apiKey')") == KEY
+    # Kept for the session only (sessionStorage), never in localStorage.
+    assert page.evaluate("() => sessionStorage.getItem('citeline.apiKey')") == KEY
+    assert page.evaluate("() => localStorage.getItem('citeline.apiKey')") is None
 
     # Kept across a reload: the next question goes straight through (as a follow-up:
     # the conversation is kept across the reload too).
@@ -478,6 +480,7 @@ def test_api_key_prompt_and_storage(open_page: OpenPage, keyed_server: str) -> N
     forget = page.get_by_role("button", name="Forget API key")
     expect(forget).to_be_visible()
     forget.click()
+    assert page.evaluate("() => sessionStorage.getItem('citeline.apiKey')") is None
     assert page.evaluate("() => localStorage.getItem('citeline.apiKey')") is None
     expect(forget).to_be_hidden()
     assert all("401" in e for e in s.errors), s.errors
