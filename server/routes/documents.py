@@ -331,4 +331,5 @@ def job_status(job_id: str, request: Request, admin: AdminOnly) -> dict[str, Any
     # outside a reader's collections: the answer must not tell that it exists.
     if job is None or not admin.can_write(job.collection):
         raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept for a while)")
+    request.state.collections = [job.collection]  # for the audit line
     return job.as_dict()
