@@ -506,7 +506,13 @@ def test_markdown_renderer_builds_safe_nodes(open_page: OpenPage) -> None:
     page.wait_for_timeout(300)
     found = injected_markup(page)
     assert found["handlers"] == [] and found["js_links"] == [], found
-    assert found["scripts"] == ["static/markdown.js", "static/app.js", "static/articles.js"], found
+    assert found["scripts"] == [
+        "static/key.js",
+        "static/collections.js",
+        "static/markdown.js",
+        "static/app.js",
+        "static/articles.js",
+    ], found
     assert found["images"] == ["static/favicon.svg"], found
     assert s.dialogs == [] and not s.errors, (s.dialogs, s.errors)
 

@@ -133,8 +133,11 @@ def test_page_and_assets_come_from_the_app(page_server: str) -> None:
     for bad in ("../routes/page.py", "..%2Froutes%2Fpage.py", "index.html", "missing.js"):
         assert httpx.get(f"{page_server}/static/{bad}").status_code == 404, bad
     # The page's own rule: no HTML sinks at all (the browser tests below check the effect).
-    script = httpx.get(page_server + "/static/app.js").text
-    assert not re.search(r"\.(inner|outer)HTML\s*\+?=|insertAdjacentHTML|document\.write", script)
+    for name in ("app.js", "key.js", "collections.js", "articles.js"):
+        script = httpx.get(f"{page_server}/static/{name}").text
+        assert "use strict" in script, name
+        sink = r"\.(inner|outer)HTML\s*\+?=|insertAdjacentHTML|document\.write"
+        assert not re.search(sink, script), name
 
 
 def test_answer_with_clickable_citation_and_highlighted_quote(open_page: OpenPage) -> None:
@@ -282,7 +285,13 @@ def test_hostile_article_renders_as_text(open_page: OpenPage) -> None:
     s.shot("06-hostile-article")
 
     found = injected_markup(page)
-    assert found["scripts"] == ["static/markdown.js", "static/app.js", "static/articles.js"], found
+    assert found["scripts"] == [
+        "static/key.js",
+        "static/collections.js",
+        "static/markdown.js",
+        "static/app.js",
+        "static/articles.js",
+    ], found
     assert found["images"] == ["static/favicon.svg"], found
     assert found["handlers"] == [] and found["js_links"] == [] and found["bold"] == 0, found
     assert s.dialogs == []
