@@ -48,6 +48,8 @@ class Job:
     summary: IngestSummary | None = None
     error: str | None = None
     doc_ids: list[str] = field(default_factory=list)
+    # The collection was deleted between the request and the run: nothing was written.
+    collection_gone: bool = False
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -195,6 +197,9 @@ class DocumentWriter:
                         self.on_commit()
                     except Exception:  # the watcher will pick the commit up anyway
                         log.exception("reload after a write failed")
+            except CollectionMissing as exc:
+                log.warning("write job %s: %s", job.id, exc)
+                job.status, job.error, job.collection_gone = "failed", str(exc), True
             except Exception as exc:
                 log.exception("write job %s failed", job.id)
                 job.status, job.error = "failed", str(exc) or type(exc).__name__

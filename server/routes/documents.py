@@ -142,7 +142,8 @@ async def _answer(job: Job, wait: float) -> JSONResponse:
     if not job.done.is_set():
         return JSONResponse(body, status_code=202, headers=headers)
     if job.status == "failed":
-        return JSONResponse(body, status_code=500, headers=headers)
+        status = 404 if job.collection_gone else 500
+        return JSONResponse(body, status_code=status, headers=headers)
     summary = job.summary
     if summary is not None and summary.failed and not summary.read_anything and not summary.removed:
         reasons = "; ".join(f"{f.source}: {f.reason}" for f in summary.failed[:5])

@@ -24,7 +24,7 @@ from playwright.sync_api import Locator, Page, Request, expect
 from access.keys import KeysFile
 from index.store import Index
 from tests.collections_helpers import subset_index
-from tests.e2e.conftest import OpenPage, _serve
+from tests.e2e.conftest import PHONE, OpenPage, _serve
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +116,12 @@ def test_a_key_for_a_is_shown_a_only_and_kept_for_the_session(
     expect(page.locator("#articles-list")).not_to_contain_text("Quillport")
     page.locator("#articles-close").click()
 
+    # Forgetting the key forgets what it could read.
+    page.get_by_role("button", name="Forget API key").click()
+    expect(picker).to_be_hidden()
+    assert "citeline.apiKey" not in storage(page, "sessionStorage")
+    expect(page.get_by_role("button", name="Forget API key")).to_be_hidden()
+
     # A new tab is a new session: the key is asked for again (the chats stay).
     tab = page.context.new_page()
     tab.goto(two.url + "/")
@@ -205,9 +211,41 @@ def test_picked_collections_scope_questions_sources_and_the_articles_view(
         assert "Collection b" in text
     expect(page.locator("#articles-list")).to_contain_text("<img src=x onerror=alert(2)>")
     assert page.locator("#articles-list img").count() == 0
+    # Two readable collections: an addition asks which one, the picked one first.
+    target = page.get_by_label("Add to collection")
+    expect(target).to_be_visible()
+    assert target.locator("option").all_text_contents() == ["a", "b"]
+    expect(target).to_have_value("b")
     assert s.dialogs == []
     # Only the first load's listing, before the key was put there, was refused.
     assert len(s.errors) == 1 and "401" in s.errors[0], s.errors
+
+
+def test_the_picker_fits_a_phone(open_page: OpenPage, two: TwoCollections) -> None:
+    s = open_page(viewport=PHONE, base_url=two.url)
+    page = s.page
+    page.evaluate(f"sessionStorage.setItem('citeline.apiKey', '{two.keys['kAll']}')")
+    page.reload()
+    picker = page.get_by_role("group", name="Search in")
+    expect(picker).to_be_visible()
+    expect(picker.get_by_role("checkbox")).to_have_count(3)
+    width, client = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert width <= client, (width, client)
+    # With a key the top bar holds four buttons: they wrap, each still a touch target.
+    for button in page.locator(".topbar-actions button:visible").all():
+        box = button.bounding_box()
+        assert box is not None and box["height"] >= 24 and box["x"] + box["width"] <= client
+    # Reachable with the keyboard: Tab from the question box goes back to the boxes.
+    page.locator("#question").focus()
+    page.keyboard.press("Shift+Tab")
+    focused = page.evaluate("() => document.activeElement.value")
+    assert focused == "b", focused
+    page.keyboard.press("Space")
+    expect(picker.get_by_role("checkbox", name="b", exact=True)).to_be_checked()
+    expect(picker.get_by_role("checkbox", name="All collections")).not_to_be_checked()
+    s.shot("23-collections-phone")
 
 
 def test_an_admin_of_b_adds_to_b_from_the_articles_view(

@@ -20,6 +20,11 @@ import httpx
 import pytest
 
 from access.keys import KeysFile
+from index.collections import Registry
+from index.embedder import Embedder
+from index.models import Article
+from ingest.fetch import FetchPolicy
+from server.documents import DocumentWriter
 from tests.protection.helpers import citeline, serve
 
 pytestmark = pytest.mark.slow
@@ -218,3 +223,31 @@ def test_an_empty_collection_becomes_searchable_with_its_first_write(site: Site)
     after = httpx.get(f"{site.url}/v1/collections", headers=site.headers("readerA")).json()
     counts = {c["name"]: c["documents"] for c in after["collections"]}
     assert counts["c"] == 1 and set(counts) == {"a", "c"}  # never b: not the reader's
+
+
+def test_a_write_queued_for_a_collection_deleted_meanwhile_writes_nothing(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    """The race the routes cannot close: a collection deleted after the request was
+    checked and before its job ran. The job fails as "gone" (the route's 404), and the
+    write does not bring the collection back."""
+    root = tmp_path / "root"
+    registry = Registry(root)
+    registry.create("gone")
+    writer = DocumentWriter(embedder, root, FetchPolicy())
+    try:
+        assert writer.writable("gone") and writer.writable("default")
+        assert not writer.writable("never")
+        registry.delete("gone")  # the request was checked; then the operator deleted it
+        job = writer.add_articles([Article(doc_id="x", text=HAIL, title="Hail in Quarnby")], "gone")
+        assert job.done.wait(60)
+        assert job.status == "failed" and job.collection_gone, job
+        assert "deleted before the write ran" in (job.error or "")
+        assert not (root / "collections" / "gone").exists()
+        # The writer keeps going: the next job, for default, is written.
+        job = writer.add_articles([Article(doc_id="y", text=HAIL, title="Hail")])
+        assert job.done.wait(120) and job.status == "done", job.error
+        assert job.summary is not None and job.summary.added == 1
+        assert registry.names() == ["default"]
+    finally:
+        writer.close()
