@@ -33,6 +33,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+# Every script the page loads, in order (server/static/index.html): nothing else may run.
+PAGE_SCRIPTS = [
+    "static/key.js",
+    "static/collections.js",
+    "static/markdown.js",
+    "static/app.js",
+    "static/articles.js",
+]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 

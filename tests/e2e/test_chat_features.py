@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Request, Route, expect
 
-from tests.e2e.conftest import PHONE, SHORT_LIMIT, HoldingRelay, OpenPage, Session
+from tests.e2e.conftest import PAGE_SCRIPTS, PHONE, SHORT_LIMIT, HoldingRelay, OpenPage, Session
 from tests.e2e.test_chat_page import (
     DONE,
     GAZPROM,
@@ -506,13 +506,7 @@ def test_markdown_renderer_builds_safe_nodes(open_page: OpenPage) -> None:
     page.wait_for_timeout(300)
     found = injected_markup(page)
     assert found["handlers"] == [] and found["js_links"] == [], found
-    assert found["scripts"] == [
-        "static/key.js",
-        "static/collections.js",
-        "static/markdown.js",
-        "static/app.js",
-        "static/articles.js",
-    ], found
+    assert found["scripts"] == PAGE_SCRIPTS, found
     assert found["images"] == ["static/favicon.svg"], found
     assert s.dialogs == [] and not s.errors, (s.dialogs, s.errors)
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
 
-from tests.e2e.conftest import KEY, PHONE, HoldingRelay, OpenPage, Session
+from tests.e2e.conftest import KEY, PAGE_SCRIPTS, PHONE, HoldingRelay, OpenPage, Session
 
 pytestmark = pytest.mark.slow
 
@@ -285,13 +285,7 @@ def test_hostile_article_renders_as_text(open_page: OpenPage) -> None:
     s.shot("06-hostile-article")
 
     found = injected_markup(page)
-    assert found["scripts"] == [
-        "static/key.js",
-        "static/collections.js",
-        "static/markdown.js",
-        "static/app.js",
-        "static/articles.js",
-    ], found
+    assert found["scripts"] == PAGE_SCRIPTS, found
     assert found["images"] == ["static/favicon.svg"], found
     assert found["handlers"] == [] and found["js_links"] == [] and found["bold"] == 0, found
     assert s.dialogs == []
