@@ -2,23 +2,19 @@
 
 Every app gets its own ``CollectorRegistry`` (tests build several apps in one
 process; the global default registry would refuse the second one's metrics).
-Other modules reach the app's metrics through the request::
-
-    from server.metrics import observe_answer, time_retrieval
-
-    with time_retrieval(request, mode="hybrid"):
-        hits = qa.search(...)
-    observe_answer(request, "extractive", seconds, abstained=answer.abstained)
-
-Every helper is a no-op when the app has no metrics installed, so callers need
-no checks. Labels are fixed small sets (route templates, never raw paths).
+The retrieval and answer latency histograms (one per stage) are filled by the
+answer service, which takes the app's :class:`Metrics` as its ``timings``
+(server/app.py), so every path that answers (``/v1/ask``, ``/v1/chat``, the
+OpenAI-compatible route, Slack over HTTP) records them the same way. Other
+modules reach the app's metrics through the request with :func:`metrics_of`,
+which is None when the app has no metrics installed.
+Labels are fixed small sets (route templates, never raw paths).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
@@ -238,38 +234,6 @@ def metrics_of(obj: Request | Any) -> Metrics | None:
     state = getattr(app, "state", None)
     found = getattr(state, "metrics", None) if state is not None else None
     return found if isinstance(found, Metrics) else None
-
-
-def observe_retrieval(obj: Request | Any, mode: str, seconds: float) -> None:
-    m = metrics_of(obj)
-    if m is not None:
-        m.observe_retrieval(mode, seconds)
-
-
-def observe_answer(
-    obj: Request | Any, answerer: str, seconds: float, *, abstained: bool | None = None
-) -> None:
-    m = metrics_of(obj)
-    if m is not None:
-        m.observe_answer(answerer, seconds, abstained=abstained)
-
-
-@contextmanager
-def time_retrieval(obj: Request | Any, mode: str) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        observe_retrieval(obj, mode, time.perf_counter() - started)
-
-
-@contextmanager
-def time_answer(obj: Request | Any, answerer: str) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        observe_answer(obj, answerer, time.perf_counter() - started)
 
 
 class MetricsMiddleware:

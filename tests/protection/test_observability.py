@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,13 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.pipeline import IngestSummary
-from server.metrics import (
-    Metrics,
-    metrics_of,
-    observe_answer,
-    time_retrieval,
-    write_ingest_metrics,
-)
+from server.metrics import Metrics, metrics_of, write_ingest_metrics
 from server.protection.logs import JsonFormatter, RequestIdFilter, request_id_var
 from tests.protection.conftest import AppFactory
 from tests.protection.helpers import AUTH, TEST_KEY
@@ -206,19 +201,6 @@ def test_metrics_need_the_key_when_keys_are_on(make_app: AppFactory, open_client
     assert s[("citeline_http_refused_total", (("reason", "auth"),))] == 1
 
 
-def test_timing_helpers_record_into_the_apps_registry(client: TestClient) -> None:
-    app = client.app
-    with time_retrieval(app, "hybrid"):
-        pass
-    observe_answer(app, "extractive", 0.02, abstained=False)
-    observe_answer(object(), "extractive", 1.0)  # no metrics there: ignored, no error
-    s = samples(client.get("/metrics").text)
-    assert s[("citeline_retrieval_duration_seconds_count", (("mode", "hybrid"),))] == 1
-    assert s[("citeline_answer_duration_seconds_count", (("answerer", "extractive"),))] == 1
-    assert s[("citeline_answers_total", (("abstained", "false"), ("answerer", "extractive")))] == 1
-    assert metrics_of(object()) is None
-
-
 def test_routes_record_retrieval_and_answer_timings(client: TestClient) -> None:
     client.post("/v1/search", json={**QUERY, "mode": "bm25"})
     client.post("/v1/ask", json={"question": "What did Gazprom and SOCAR sign?"})
@@ -233,6 +215,46 @@ def test_routes_record_retrieval_and_answer_timings(client: TestClient) -> None:
     abstained = ("citeline_answers_total", (("abstained", "true"), ("answerer", "extractive")))
     assert s[answered] == 1
     assert s[abstained] == 1
+    assert metrics_of(object()) is None  # nothing installed there: callers get None
+
+
+def test_every_answering_route_records_both_stages(client: TestClient) -> None:
+    question = "What did Gazprom and SOCAR sign?"
+    client.post("/v1/chat", json={"messages": [{"role": "user", "content": question}]})
+    client.post(
+        "/v1/chat/completions",
+        json={"model": "citeline", "messages": [{"role": "user", "content": question}]},
+    )
+    r = client.post("/v1/ask", json={"question": question, "stream": True})
+    assert r.status_code == 200 and "event:" in r.text
+    s = samples(client.get("/metrics").text)
+    assert s[("citeline_retrieval_duration_seconds_count", (("mode", "hybrid"),))] == 3
+    assert s[("citeline_answer_duration_seconds_count", (("answerer", "extractive"),))] == 3
+
+
+def _documented_server_metrics() -> set[str]:
+    """The metric names README's Observability paragraph promises on /metrics (the
+    ingest counters it names go to a file, not to the server)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("**Observability.**")
+    paragraph = readme[start : readme.index("\n\n", start)]
+    served = paragraph[: paragraph.index("`citeline ingest` is a separate process")]
+    names = set(re.findall(r"`(citeline_[a-z_]+)`", served))
+    assert len(names) >= 10, names  # the paragraph moved or changed form: fix this reader
+    return names
+
+
+def test_metrics_show_what_readme_documents(make_app: AppFactory, open_client: Opener) -> None:
+    client = open_client(make_app({"CITELINE_ADMIN_KEYS": TEST_KEY}))
+    assert client.post("/v1/search", json=QUERY).status_code == 401  # a refusal to count
+    question = {"question": "What did Gazprom and SOCAR sign?"}
+    assert client.post("/v1/ask", json=question, headers=AUTH).status_code == 200
+    assert client.post("/v1/admin/reload", headers=AUTH).status_code == 200
+    text = client.get("/metrics", headers=AUTH).text
+    shown = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+    for name in sorted(_documented_server_metrics()):
+        # A histogram shows as name_bucket/_count/_sum, a counter as name (ending _total).
+        assert name in shown or f"{name}_count" in shown, f"README documents {name}"
 
 
 def test_ingest_counters_for_the_textfile_collector(tmp_path: Path) -> None:
