@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 import typer
 from rich.table import Table
@@ -12,12 +13,21 @@ from rich.table import Table
 from citeline.console import err, fail, out
 from citeline.console import settings as settings_for
 
+if TYPE_CHECKING:
+    from answer.service import AnswerService
+
 eval_app = typer.Typer(
     help="Measure retrieval and answer quality.", no_args_is_help=True, add_completion=False
 )
 
 ModeChoice = Literal["dense", "bm25", "hybrid", "all"]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines")]
+AskIndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index directory to ask")]
+AskModeOpt = Annotated[
+    Literal["dense", "bm25", "hybrid"] | None,
+    typer.Option(help="Retrieval mode [default: $CITELINE_RETRIEVAL_MODE]"),
+]
+TopKOpt = Annotated[int | None, typer.Option(min=1, max=50, help="Passages to read")]
 
 
 @eval_app.command("retrieval")
@@ -145,49 +155,26 @@ def qa(
     file: Annotated[
         Path, typer.Argument(help='jsonl of {"question", "answers": [..], "gold_doc_id"?}')
     ],
-    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory to ask")],
-    mode: Annotated[
-        Literal["dense", "bm25", "hybrid"] | None,
-        typer.Option(help="Retrieval mode [default: $CITELINE_RETRIEVAL_MODE]"),
-    ] = None,
-    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Passages to read")] = None,
+    index: AskIndexOpt,
+    mode: AskModeOpt = None,
+    top_k: TopKOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answers whose cited quotes contain a gold answer, citation accuracy, abstention."""
-    from answer.service import AnswerService
     from citeline.evaluation.qa import QaSetError, evaluate_qa, load_qa_set
-    from index.store import Index, IndexUnavailable
-    from index.vector_store import BackendConfig
 
     try:
         items = load_qa_set(file)
     except (QaSetError, OSError) as exc:
         raise fail(str(exc)) from None
-    settings = settings_for(index)
-    try:
-        Index.open(index, BackendConfig.from_settings(settings.backend)).close()
-    except IndexUnavailable as exc:
-        raise fail(str(exc)) from None
-    # The answer path users get: the LLM when CITELINE_LLM_BASE_URL is set.
-    with err.status("loading the index and the model...", spinner="dots"):
-        service = AnswerService.from_settings(settings, mode=mode)
-    if service.index_error is not None:
-        service.close()
-        raise fail(service.index_error)
+    service = _answer_service(index, mode)
     try:
         with err.status(f"asking {len(items)} questions...", spinner="dots"):
             report = evaluate_qa(service, items, top_k)
     finally:
         service.close()
-    if as_json:
-        out.print_json(json.dumps({"file": str(file), "mode": service.mode, **report.as_dict()}))
-        return
-    table = Table(title=f"{file.name}: {report.questions} questions, mode {service.mode}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for label, value in report.rows():
-        table.add_row(label, value)
-    out.print(table)
+    title = f"{file.name}: {report.questions} questions, mode {service.mode}"
+    _print_report(file, service.mode, report, title, as_json)
 
 
 @eval_app.command("chat")
@@ -196,12 +183,9 @@ def chat(
         Path,
         typer.Argument(help='jsonl of {"dialog_id", "turn", "question", "history", "passage_ids"}'),
     ],
-    index: Annotated[Path, typer.Option("--index", "-i", help="Index directory to ask")],
-    mode: Annotated[
-        Literal["dense", "bm25", "hybrid"] | None,
-        typer.Option(help="Retrieval mode [default: $CITELINE_RETRIEVAL_MODE]"),
-    ] = None,
-    top_k: Annotated[int | None, typer.Option(min=1, max=50, help="Passages to read")] = None,
+    index: AskIndexOpt,
+    mode: AskModeOpt = None,
+    top_k: TopKOpt = None,
     verbose: Annotated[
         bool, typer.Option(help="Print each follow-up and its condensed form")
     ] = False,
@@ -213,25 +197,13 @@ def chat(
     answer), in this process; an LLM is used when CITELINE_LLM_BASE_URL is set."""
     from collections.abc import Sequence
 
-    from answer.service import AnswerService
     from citeline.evaluation.chat import DialogSetError, evaluate_chat, load_dialogs
-    from index.store import Index, IndexUnavailable
-    from index.vector_store import BackendConfig
 
     try:
         turns = load_dialogs(file)
     except (DialogSetError, OSError) as exc:
         raise fail(str(exc)) from None
-    settings = settings_for(index)
-    try:
-        Index.open(index, BackendConfig.from_settings(settings.backend)).close()
-    except IndexUnavailable as exc:
-        raise fail(str(exc)) from None
-    with err.status("loading the index and the model...", spinner="dots"):
-        service = AnswerService.from_settings(settings, mode=mode)
-    if service.index_error is not None:
-        service.close()
-        raise fail(service.index_error)
+    service = _answer_service(index, mode)
 
     def ask(messages: Sequence[dict[str, str]]) -> tuple[str, list[str]]:
         question, answer = service.chat_sync(messages, top_k)
@@ -242,10 +214,42 @@ def chat(
             report = evaluate_chat(ask, turns, err.print if verbose else None)
     finally:
         service.close()
+    _print_report(
+        file, service.mode, report, f"{file.name}: follow-ups, mode {service.mode}", as_json
+    )
+
+
+class _Report(Protocol):
+    def as_dict(self) -> dict[str, object]: ...
+
+    def rows(self) -> Iterable[tuple[str, str]]: ...
+
+
+def _answer_service(index: Path, mode: Literal["dense", "bm25", "hybrid"] | None) -> AnswerService:
+    """The answer path users get (the LLM when CITELINE_LLM_BASE_URL is set) over
+    ``index``, or a CLI error naming what is wrong with the index."""
+    from answer.service import AnswerService
+    from index.store import Index, IndexUnavailable
+    from index.vector_store import BackendConfig
+
+    settings = settings_for(index)
+    try:
+        Index.open(index, BackendConfig.from_settings(settings.backend)).close()
+    except IndexUnavailable as exc:
+        raise fail(str(exc)) from None
+    with err.status("loading the index and the model...", spinner="dots"):
+        service = AnswerService.from_settings(settings, mode=mode)
+    if service.index_error is not None:
+        service.close()
+        raise fail(service.index_error)
+    return service
+
+
+def _print_report(file: Path, mode: str, report: _Report, title: str, as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps({"file": str(file), "mode": service.mode, **report.as_dict()}))
+        out.print_json(json.dumps({"file": str(file), "mode": mode, **report.as_dict()}))
         return
-    table = Table(title=f"{file.name}: follow-ups, mode {service.mode}")
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
     for label, value in report.rows():

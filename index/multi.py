@@ -35,7 +35,7 @@ import numpy as np
 from index.bm25 import idf_one
 from index.models import Passage, SearchHit
 from index.normalize import terms
-from index.retrieval import MODES, FusionSettings, Mode, _rescale
+from index.retrieval import FusionSettings, Mode, _rescale, check_query
 from index.store import Index
 
 
@@ -63,10 +63,7 @@ class MultiRetriever:
         filters: Mapping[str, Any] | None = None,
         mode: Mode = "hybrid",
     ) -> list[SearchHit]:
-        if mode not in MODES:
-            raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
-        if mode != "bm25" and query_vector is None:
-            raise ValueError(f"{mode} search needs the query vector")
+        check_query(mode, query_vector)
         live = {n: ix for n, ix in self.indexes.items() if ix.chunk_count > 0}
         if top_k <= 0 or not live:
             return []

@@ -88,6 +88,15 @@ class _Fused:
         return [self.documents_[self.owner[self.order[i]]] for i in np.sort(first)]
 
 
+def check_query(mode: str, query_vector: np.ndarray | None) -> None:
+    """A known mode, with the query vector every mode but bm25 needs (single- and
+    multi-collection search alike)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+    if mode != "bm25" and query_vector is None:
+        raise ValueError(f"{mode} search needs the query vector")
+
+
 _EMPTY = np.zeros(0, dtype=np.int64)
 _NOTHING = _Fused([], _EMPTY, _EMPTY, np.zeros(0), _EMPTY)
 
@@ -106,7 +115,7 @@ class Retriever:
         mode: Mode = "hybrid",
     ) -> list[SearchHit]:
         """The ``top_k`` best passages with their text, best first."""
-        self._check(mode, query_vector)
+        check_query(mode, query_vector)
         if top_k <= 0 or self.index.chunk_count == 0:
             return []
         if mode == "dense":
@@ -129,7 +138,7 @@ class Retriever:
     ) -> list[str]:
         """Document ids, best first, as :meth:`search` would order their best
         passages (reads no passage text; for evaluation)."""
-        self._check(mode, query_vector)
+        check_query(mode, query_vector)
         if depth <= 0 or self.index.chunk_count == 0:
             return []
         if mode == "bm25":
@@ -142,13 +151,6 @@ class Retriever:
         pairs = self.index.search_ids(query_vector, depth * 10, filters)
         owner = self.index.doc_ids_of(i for i, _ in pairs)
         return list(dict.fromkeys(owner[i] for i, _ in pairs if i in owner))[:depth]
-
-    @staticmethod
-    def _check(mode: str, query_vector: np.ndarray | None) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
-        if mode != "bm25" and query_vector is None:
-            raise ValueError(f"{mode} search needs the query vector")
 
     # -- keyword ------------------------------------------------------------------
 

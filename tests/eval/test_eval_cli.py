@@ -134,3 +134,49 @@ def test_eval_qa_reports_a_bad_line(tmp_path: Path, seed_index: Path) -> None:
     bad.write_text('{"question": "ok?", "answers": ["x"]}\n{"question": "", "answers": []}\n')
     result = CliRunner().invoke(eval_app, ["qa", str(bad), "--index", str(seed_index)])
     assert result.exit_code == 2 and "bad.jsonl:2" in result.output
+
+
+def test_eval_chat_on_the_seed_article(tmp_path: Path, seed_index: Path) -> None:
+    doc_id = SEED_ARTICLE.name
+    first = "Why did Putin visit Azerbaijan?"
+    follow_up = "What did Gazprom and SOCAR sign during the visit?"
+    turns = [
+        {"dialog_id": "d", "turn": 1, "question": first, "history": [], "passage_ids": [doc_id]},
+        {
+            "dialog_id": "d",
+            "turn": 2,
+            "question": follow_up,
+            "history": [
+                {"role": "user", "content": first},
+                {"role": "assistant", "content": "To sign agreements on energy."},
+            ],
+            "passage_ids": [doc_id],
+            "rewrite": "What did Gazprom and SOCAR sign during Putin's visit to Azerbaijan?",
+        },
+    ]
+    dialogs = tmp_path / "dialogs.jsonl"
+    dialogs.write_text("\n".join(json.dumps(t) for t in turns) + "\n")
+    args = ["chat", str(dialogs), "--index", str(seed_index), "--mode", "bm25"]
+    result = CliRunner().invoke(eval_app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["mode"] == "bm25" and report["file"] == str(dialogs)
+    # One follow-up (turn 1 has no history); the index holds one article: every answer
+    # to a question it can answer cites it.
+    assert report["follow_ups"] == 1 and report["with_rewrite_turns"] == 1
+    assert report["with_history"] == pytest.approx(1.0)
+    table = CliRunner().invoke(eval_app, args)
+    assert table.exit_code == 0 and "follow-ups, mode bm25" in table.stdout
+
+
+@pytest.mark.parametrize("command", ["qa", "chat"])
+def test_eval_answers_name_a_missing_index(tmp_path: Path, command: str) -> None:
+    line = {"question": "q?", "answers": ["a"]}
+    if command == "chat":
+        line = {"dialog_id": "d", "turn": 1, "question": "q?", "history": []}
+    data = tmp_path / "set.jsonl"
+    data.write_text(json.dumps(line) + "\n")
+    missing = tmp_path / "no-index"
+    result = CliRunner().invoke(eval_app, [command, str(data), "--index", str(missing)])
+    assert result.exit_code != 0
+    assert str(missing) in result.output and "Traceback" not in result.output

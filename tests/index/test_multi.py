@@ -115,3 +115,13 @@ def test_filters_and_empty_collections(corpus: dict[str, Path], embedder: Embedd
         assert hits and {h.passage.doc_id for h in hits} == {doc}
         assert {h.collection for h in hits} == {"a"}
         assert MultiRetriever({}).search("sales", v, 10) == []
+
+
+def test_bad_requests_are_refused_as_by_one_index(corpus: dict[str, Path]) -> None:
+    with Index.open(corpus["a"]) as a:
+        multi = MultiRetriever({"a": a})
+        with pytest.raises(ValueError, match="unknown retrieval mode"):
+            multi.search("x", None, 3, mode="fuzzy")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="needs the query vector"):
+            multi.search("x", None, 3, mode="dense")
+        assert multi.search("sales", None, 3, mode="bm25")  # keywords need no vector
