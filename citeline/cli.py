@@ -166,6 +166,7 @@ def ingest(
                 embed_threads=settings.embed_threads,
                 embedder=embed_config,
                 gpus_per_actor=ray_gpus_per_actor,
+                tiktoken_bpe=settings.tiktoken_bpe,
             )
         except ValueError as exc:
             raise fail(f"--ray-address: {exc}") from None

@@ -34,10 +34,16 @@ def setup_logging(level: str) -> None:
 def settings(index: Path | None = None) -> Settings:
     """The settings, with ``--index`` over CITELINE_INDEX; a bad environment value ends the
     command naming the variable and the reason, not with a traceback."""
+    from index.tokens import use_bpe_file
+
     try:
         loaded = load_settings()
     except SettingsError as exc:
         raise fail(str(exc)) from None
+    try:
+        use_bpe_file(loaded.tiktoken_bpe)
+    except (OSError, ValueError) as exc:
+        raise fail(f"CITELINE_TIKTOKEN_BPE: {exc}") from None
     if index is not None:
         loaded.index = index
     return loaded

@@ -478,6 +478,11 @@ class Settings(BaseSettings):
         "and torch's default for ingest",
     )
     log_level: str = "warning"
+    tiktoken_bpe: Path | None = Field(
+        None,
+        description="A copy of tiktoken's cl100k_base.tiktoken to count tokens with instead "
+        "of the one bundled in index/data/ (checked against tiktoken's published sha256)",
+    )
 
     backend: BackendSettings
     retrieval: RetrievalSettings

@@ -2,13 +2,20 @@
 
 ``tiktoken.get_encoding`` downloads its BPE file on first use, which fails on a
 machine without internet. The file ships inside this package (index/data/) and
-is verified against tiktoken's published hash; ``CITELINE_TIKTOKEN_BPE`` may point
-at another copy.
+is verified against tiktoken's published hash. Another copy may be named by the
+settings (``CITELINE_TIKTOKEN_BPE``): the entry point reads the settings and calls
+:func:`use_bpe_file` once; index/ itself never reads the environment.
+
+The path is a process-wide default rather than an argument of every function that
+counts tokens: any file that passes the hash check gives the same encoding, so the
+path only locates one immutable resource (like the bundled model), and threading it
+through the chunker, prompt budgets and routes would add parameters that cannot
+change a result. Ray's worker processes get it passed with their tasks
+(ingest/ray_ingest.py).
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,19 +38,45 @@ _SPECIAL = {
 }
 
 
-@lru_cache(maxsize=1)
-def cl100k() -> tiktoken.Encoding:
-    """The cl100k_base encoding, loaded once per process from a local file."""
-    path = Path(os.environ.get("CITELINE_TIKTOKEN_BPE", _BUNDLED))
+_default: Path = _BUNDLED
+
+
+def load_cl100k(path: Path | None = None) -> tiktoken.Encoding:
+    """The cl100k_base encoding from ``path`` (None: the bundled copy), once per file."""
+    return _load(Path(path) if path is not None else _BUNDLED)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> tiktoken.Encoding:
     if not path.is_file():
         raise FileNotFoundError(
             f"tiktoken BPE file not found at {path}; set CITELINE_TIKTOKEN_BPE to a "
             "copy of cl100k_base.tiktoken"
         )
-    ranks = load_tiktoken_bpe(str(path), expected_hash=CL100K_SHA256)
+    try:
+        ranks = load_tiktoken_bpe(str(path), expected_hash=CL100K_SHA256)
+    except ValueError:  # tiktoken's hash mismatch (or a file that is not BPE ranks)
+        raise ValueError(
+            f"{path} is not tiktoken's cl100k_base.tiktoken (expected sha256 {CL100K_SHA256})"
+        ) from None
     return tiktoken.Encoding(
         name="cl100k_base", pat_str=_CL100K_PAT, mergeable_ranks=ranks, special_tokens=_SPECIAL
     )
+
+
+def use_bpe_file(path: Path | None) -> None:
+    """Make ``path`` (None: the bundled copy) this process's BPE file. Another file is
+    loaded at once, so a wrong path fails at start-up rather than at the first passage
+    or question; the bundled one is loaded when first needed."""
+    global _default
+    if path is not None:
+        _load(Path(path))
+    _default = Path(path) if path is not None else _BUNDLED
+
+
+def cl100k() -> tiktoken.Encoding:
+    """The cl100k_base encoding from this process's BPE file (see :func:`use_bpe_file`)."""
+    return _load(_default)
 
 
 def count_tokens(text: str) -> int:

@@ -75,6 +75,8 @@ class RayOptions:
     embed_threads: int | None = None  # torch threads per actor (None: torch's default)
     embedder: EmbedderConfig | None = None  # backend and device of the actors' embedders
     gpus_per_actor: float = 0.0  # Ray GPUs reserved per actor (with device cuda)
+    # The settings' tiktoken file (None: the bundled one), made each worker's default.
+    tiktoken_bpe: Path | None = None
     # For a local cluster only: an existing cluster has its own resources.
     num_cpus: int | None = None
     object_store_mb: int = 512
@@ -165,11 +167,15 @@ class _Header:
 
 
 @lru_cache(maxsize=4)
-def _worker_chunker(settings: ChunkerSettings) -> Chunker:
+def _worker_chunker(settings: ChunkerSettings, tiktoken_bpe: Path | None = None) -> Chunker:
     """One chunker per worker process and settings: loading the tokenizer takes seconds."""
     from transformers import AutoTokenizer
 
     from index.embedder import bundled_model_path
+    from index.tokens import use_bpe_file
+
+    # A worker is its own process: the driver's choice of file travels with the task.
+    use_bpe_file(tiktoken_bpe)
 
     # The tokenizer SentenceTransformer loads for the model, so word-piece counts (and
     # thus chunks) match a plain ingest exactly.
@@ -198,13 +204,15 @@ def _stored_hashes(ref: Any) -> Any:
     return _stored_cache[key]
 
 
-def _prepare_rows(row: dict[str, Any], spec: PrepareSpec, stored: Any) -> list[dict[str, Any]]:
+def _prepare_rows(
+    row: dict[str, Any], spec: PrepareSpec, stored: Any, tiktoken_bpe: Path | None = None
+) -> list[dict[str, Any]]:
     """Ray Data task: read, clean, hash and chunk one file; one row per document."""
     prepared = prepare_file(
         Path(row["path"]),
         Path(row["root"]),
         spec,
-        _worker_chunker(spec.chunker),
+        _worker_chunker(spec.chunker, tiktoken_bpe),
         _stored_hashes(stored),
     )
     header = _Header(prepared.path, prepared.origin, prepared.failures, len(prepared.docs))
@@ -296,7 +304,12 @@ class RayStages:
         ]
         return (
             ray.data.from_items(items, override_num_blocks=min(len(items), 1000))
-            .flat_map(partial(_prepare_rows, spec=spec, stored=stored_ref), num_cpus=read_cpus)
+            .flat_map(
+                partial(
+                    _prepare_rows, spec=spec, stored=stored_ref, tiktoken_bpe=opts.tiktoken_bpe
+                ),
+                num_cpus=read_cpus,
+            )
             .map_batches(
                 EmbedActor,
                 fn_constructor_kwargs={

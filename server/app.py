@@ -14,6 +14,7 @@ from answer.searcher import Searcher
 from answer.service import AnswerService
 from citeline.settings import Settings, load_settings
 from index.embedder import Embedder, EmbedderConfig
+from index.tokens import use_bpe_file
 from server import documents as writes
 from server import errors, protection
 from server.feedback import FeedbackStore, default_path
@@ -29,6 +30,7 @@ log = logging.getLogger("citeline.server")
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
     """``searcher`` lets a caller that already loaded the model and index hand them over."""
     settings = settings or load_settings()
+    use_bpe_file(settings.tiktoken_bpe)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
