@@ -22,7 +22,6 @@ files), then removes it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -37,6 +36,8 @@ from index.store import (
     Manifest,
     _current_generation,
     _drop_external_vectors,
+    release_writer_lock,
+    take_writer_lock,
 )
 from index.vector_store import BackendConfig
 
@@ -183,15 +184,10 @@ class _writer_lock:
         self.path = path
 
     def __enter__(self) -> None:
-        self._fh = open(self.path / ".lock", "a")
-        try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._fh.close()
-            raise CollectionError(
-                f"an ingest is writing to {self.path}; wait for it to finish"
-            ) from exc
+        lock = take_writer_lock(self.path)
+        if lock is None:
+            raise CollectionError(f"an ingest is writing to {self.path}; wait for it to finish")
+        self._fh = lock
 
     def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self._fh, fcntl.LOCK_UN)
-        self._fh.close()
+        release_writer_lock(self._fh)

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import faiss  # noqa: F401 - tests/robustness patch store.faiss.write_index
 import numpy as np
@@ -167,6 +167,24 @@ class DocumentSummary:
     date: str | None
     passages: int
     ingested_at: str
+
+
+def take_writer_lock(root: Path) -> IO[str] | None:
+    """The one-writer lock of the index folder ``root``, taken without waiting: None
+    while someone else holds it. Ingest holds it while it writes, and so does deleting
+    a collection (index/collections.py), so the two never race."""
+    fh = open(root / ".lock", "a")  # noqa: SIM115 - held until release_writer_lock
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh
+
+
+def release_writer_lock(fh: IO[str]) -> None:
+    fcntl.flock(fh, fcntl.LOCK_UN)
+    fh.close()
 
 
 def _current_generation(root: Path) -> Path | None:
@@ -586,14 +604,12 @@ class IndexWriter:
         live generation in another backend is copied over, never re-embedded."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._lock_file = open(self.root / ".lock", "w")  # noqa: SIM115 - held until close
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._lock_file.close()
+        lock = take_writer_lock(self.root)
+        if lock is None:
             raise IndexUnavailable(
                 f"another ingest is writing to {self.root}; wait for it to finish"
-            ) from exc
+            )
+        self._lock_file = lock
         self.embedder = embedder
         self.embed_backend = embed_backend
         self.dimension = dimension
@@ -935,8 +951,7 @@ class IndexWriter:
     def _release(self) -> None:
         if not self._closed:
             self._closed = True
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+            release_writer_lock(self._lock_file)
 
     def _remove_stale_generations(self, keep: Path | None) -> None:
         """Delete unfinished generations and all but the newest finished ones."""

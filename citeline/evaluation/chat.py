@@ -15,10 +15,12 @@ conversation help?) and history over rewrite (how close to a person's reading?).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from citeline.evaluation.jsonl import records
 
 Message = dict[str, str]
 # (messages, the last one being the question) -> (question retrieved with, cited doc ids)
@@ -41,28 +43,25 @@ class DialogTurn:
 
 def load_dialogs(path: Path) -> list[DialogTurn]:
     turns: list[DialogTurn] = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-                history = [
-                    {"role": str(m["role"]), "content": str(m["content"])}
-                    for m in r.get("history") or []
-                ]
-                turns.append(
-                    DialogTurn(
-                        str(r["dialog_id"]),
-                        int(r["turn"]),
-                        str(r["question"]),
-                        history,
-                        [str(p) for p in r.get("passage_ids") or []],
-                        r.get("rewrite") or None,
-                    )
+    for n, record in records(path, DialogSetError):
+        r: dict[str, Any] = record  # checked field by field below
+        try:
+            history = [
+                {"role": str(m["role"]), "content": str(m["content"])}
+                for m in r.get("history") or []
+            ]
+            turns.append(
+                DialogTurn(
+                    str(r["dialog_id"]),
+                    int(r["turn"]),
+                    str(r["question"]),
+                    history,
+                    [str(p) for p in r.get("passage_ids") or []],
+                    r.get("rewrite") or None,
                 )
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise DialogSetError(f"{path}:{n}: not a dialog turn ({exc})") from None
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DialogSetError(f"{path}:{n}: not a dialog turn ({exc})") from None
     if not turns:
         raise DialogSetError(f"{path} holds no turns")
     return turns

@@ -180,3 +180,22 @@ def test_eval_answers_name_a_missing_index(tmp_path: Path, command: str) -> None
     result = CliRunner().invoke(eval_app, [command, str(data), "--index", str(missing)])
     assert result.exit_code != 0
     assert str(missing) in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("second_line", "reason"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"dialog_id": "d", "question": "no turn number"}', "not a dialog turn"),
+    ],
+)
+def test_eval_chat_reports_a_bad_line(
+    tmp_path: Path, seed_index: Path, second_line: str, reason: str
+) -> None:
+    bad = tmp_path / "dialogs.jsonl"
+    good = {"dialog_id": "d", "turn": 1, "question": "q?", "history": []}
+    bad.write_text(json.dumps(good) + "\n\n" + second_line + "\n")
+    result = CliRunner().invoke(eval_app, ["chat", str(bad), "--index", str(seed_index)])
+    assert result.exit_code == 2
+    assert "dialogs.jsonl:3" in result.output and reason in result.output

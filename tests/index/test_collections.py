@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from index.collections import DEFAULT, CollectionError, CollectionMissing, Registry, check_name
-from index.store import Index
+from index.store import Index, IndexWriter
 from tests.collections_helpers import bbc_articles, subset_index, write_jsonl
 
 
@@ -73,6 +73,27 @@ def test_delete_removes_a_collection_and_missing_ones_are_reported(
     assert [p.name for p in (root / "collections").iterdir()] == []
     with pytest.raises(CollectionMissing):
         registry.delete("a")
+
+
+def test_delete_waits_for_no_ingest(seed_index: Path, tmp_path: Path) -> None:
+    # The same lock as the index writer's: a delete during an ingest is refused.
+    root = tmp_path / "root"
+    subset_index(seed_index, root / "collections" / "a", keep={"x"})
+    registry = Registry(root)
+    with Index.open(registry.path_of("a")) as index:
+        manifest = index.manifest
+    writer = IndexWriter(
+        registry.path_of("a"),
+        embedder=manifest.embedder,
+        dimension=manifest.dimension,
+        chunker=manifest.chunker,
+    )
+    with pytest.raises(CollectionError, match="an ingest is writing"):
+        registry.delete("a")
+    assert registry.names() == ["a"]
+    writer.abort()
+    registry.delete("a")  # the writer let go of the lock
+    assert registry.names() == []
 
 
 def test_cli_ingest_into_collections_list_and_delete(tmp_path: Path) -> None:
