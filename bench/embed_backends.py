@@ -74,34 +74,38 @@ def bbc_subset(path: Path, n: int) -> list[dict[str, Any]]:
 
 
 def speed(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, dict[str, Any]]:
+    backends = args.backends
     corpus = work / "bbc.jsonl"
     rows = bbc_subset(corpus, args.articles)
     queries = [r["title"] for r in bbc_subset(work / "q.jsonl", args.articles + args.queries)]
     queries = queries[-args.queries :]  # titles of articles not in the index
     ingest_embedders = {
-        b: Embedder(config=EmbedderConfig(backend=b, cache_dir=cache)) for b in BACKENDS
+        b: Embedder(config=EmbedderConfig(backend=b, batch_size=args.batch, cache_dir=cache))
+        for b in backends
     }
     query_embedders = {
         b: Embedder(config=EmbedderConfig(backend=b, threads=1, cache_dir=cache, query_cache=0))
-        for b in BACKENDS
+        for b in backends
     }
     for b, e in [*ingest_embedders.items(), *query_embedders.items()]:
         assert e.backend == b, f"{b} did not load (fell back to {e.backend})"
-    out: dict[str, dict[str, Any]] = {b: {"ingest": [], "query": []} for b in BACKENDS}
+    out: dict[str, dict[str, Any]] = {b: {"ingest": [], "query": []} for b in backends}
+    loads: list[float] = []
     # One server per backend over one shared index (built with torch; the others are
     # checked to agree with it at start-up, as a real switch of backend would be).
     index_dir = work / "served"
     Ingestor(ingest_embedders["torch"], index_dir).run([corpus])
     servers = {}
     try:
-        for b in BACKENDS:
+        for b in [] if args.no_http else backends:
             env = {"CITELINE_EMBED_BACKEND": b, "CITELINE_EMBED_CACHE_DIR": str(cache)}
             # A loaded shared machine can take minutes to start a server.
             servers[b] = start_server(index_dir, work / f"server-{b}.log", env=env, timeout=900)
-        for b in BACKENDS:
+        for b in backends:
             out[b]["search"], out[b]["ask"] = [], []
         for r in range(args.rounds):
-            for b in BACKENDS:
+            loads.append(os.getloadavg()[0])
+            for b in backends:
                 target = work / f"ingest-{b}-{r}"
                 summary = Ingestor(ingest_embedders[b], target).run([corpus])
                 out[b]["ingest"].append(summary.chunks_embedded / summary.seconds)
@@ -110,6 +114,9 @@ def speed(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, dict[s
                     t = time.perf_counter()
                     e.encode_query(q)
                     out[b]["query"].append((time.perf_counter() - t) * 1000)
+                if args.no_http:
+                    out[b]["search"] = out[b]["ask"] = [float("nan")]
+                    continue
                 _, url = servers[b]
                 with httpx.Client(base_url=url, timeout=120) as client:
                     for path, key in (("/v1/search", "search"), ("/v1/ask", "ask")):
@@ -121,22 +128,36 @@ def speed(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, dict[s
                             out[b][key].append((time.perf_counter() - t) * 1000)
                             resp.raise_for_status()
                 print(f"round {r + 1}/{args.rounds} {b} done", file=sys.stderr, flush=True)
-        for b in BACKENDS:
-            out[b]["rss_mb"] = rss_mb(servers[b][0].pid)
+        for b in backends:
+            out[b]["rss_mb"] = rss_mb(servers[b][0].pid) if b in servers else float("nan")
     finally:
         for proc, _ in servers.values():
             proc.terminate()
             proc.wait(timeout=30)
     texts = [r["text"][:1100] for r in rows]
     want = ingest_embedders["torch"].encode(texts)
-    for b in BACKENDS:
+    for b in backends:
         cos = np.sum(ingest_embedders[b].encode(texts) * want, axis=1)
         out[b]["cos_mean"], out[b]["cos_min"] = float(cos.mean()), float(cos.min())
+    out["torch"]["load_avg"] = loads  # 1-minute load average at the start of each round
     return out
 
 
+def _ffn_output_matmuls(path: Path) -> list[str]:
+    """The MatMuls of each layer's FFN output (weight 4*hidden x hidden, 1536 x 384 here):
+    BERT's activations with the largest outliers, the usual layers to keep in fp32."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    ffn_out = {
+        i.name for i in model.graph.initializer if len(i.dims) == 2 and i.dims[0] == 4 * i.dims[1]
+    }
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and ffn_out & set(n.input)]
+
+
 def int8_probe(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, Any]:
-    """Dynamic int8 of the same export: vectors vs torch and single-query speed."""
+    """Dynamic int8 of the same export (ONNX Runtime uses VNNI where the CPU has it):
+    vectors vs torch, single-query and batch-32 speed vs the fp32 export."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from index import embed_runtime as rt
@@ -144,34 +165,43 @@ def int8_probe(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, A
     torch_e = Embedder(config=EmbedderConfig(threads=1, query_cache=0))
     fp32 = rt.export_folder(cache, torch_e.path) / rt.EXPORT_NAME
     onnx_runner = rt.OnnxRuntimeRunner(fp32, threads=1, device="cpu")
+    onnx_batch = rt.OnnxRuntimeRunner(fp32, threads=None, device="cpu")
     texts = [r["text"][:1100] for r in bbc_subset(work / "i8.jsonl", args.articles)]
     want = torch_e.encode(texts)
     queries = [r["title"] for r in bbc_subset(work / "i8q.jsonl", args.queries)]
     out: dict[str, Any] = {}
-    # Plain, and per-channel with a reduced range (avoids u8 saturation without VNNI).
+    keep = _ffn_output_matmuls(fp32)
     for name, extra in (
-        ("int8", {}),
-        ("int8-per-channel", {"per_channel": True, "reduce_range": True}),
+        ("int8 per-tensor", {}),
+        ("int8 per-channel", {"per_channel": True}),
+        ("int8 per-channel, FFN outputs fp32", {"per_channel": True, "nodes_to_exclude": keep}),
     ):
-        q8 = work / f"model-{name}.onnx"
+        q8 = work / "model-int8.onnx"
         quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8, **extra)
         runner = rt.OnnxRuntimeRunner(q8, threads=1, device="cpu")
+        batch = rt.OnnxRuntimeRunner(q8, threads=None, device="cpu")
         got = np.concatenate(
             [torch_e._run(runner, texts[i : i + 32]) for i in range(0, len(texts), 32)]
         )
         cos = np.sum(got * want, axis=1)
-        times: dict[str, list[float]] = {"int8": [], "onnx": []}
+        times: dict[str, list[float]] = {"int8": [], "onnx": [], "int8-batch": [], "onnx-batch": []}
         for _ in range(args.rounds):
-            for key, run in (("int8", runner), ("onnx", onnx_runner)):
+            for key, run, many in (("int8", runner, batch), ("onnx", onnx_runner, onnx_batch)):
                 for q in queries:
                     t = time.perf_counter()
                     torch_e._run(run, [q])
                     times[key].append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                for i in range(0, len(texts), 32):
+                    torch_e._run(many, texts[i : i + 32])
+                times[f"{key}-batch"].append(time.perf_counter() - t)
         out[name] = {
             "cos_mean": float(cos.mean()),
             "cos_min": float(cos.min()),
             "query_p50_ratio_to_onnx": statistics.median(times["int8"])
             / statistics.median(times["onnx"]),
+            "batch_speed_vs_onnx": statistics.median(times["onnx-batch"])
+            / statistics.median(times["int8-batch"]),
         }
     return out
 
@@ -190,66 +220,42 @@ def citeline(args: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 
 def quality(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, dict[str, Any]]:
-    """Each backend answers the same questions over indexes built once with
-    ``--quality-ingest`` (default torch): on a loaded 2-core machine ingesting
-    TIME-1963 takes many minutes per backend. The passage side is covered by the
-    speed part's cosine columns and by tests/index/test_embed_backends.py."""
+    """Each ``INGEST:SERVE`` pair of ``--quality-pairs``: the eval indexes are built with
+    the ingest backend (once per backend), the questions are embedded and answered with
+    the serve backend, which must first pass the manifest's agreement check."""
     out: dict[str, dict[str, Any]] = {}
     distractors = work / "distractors.jsonl"
     bbc_subset(distractors, args.distractors)
-    built = {"CITELINE_EMBED_BACKEND": args.quality_ingest, "CITELINE_EMBED_CACHE_DIR": str(cache)}
-    time_index, xq_index = work / "time1963", work / "xq"
-    citeline(
-        [
-            "eval",
-            "retrieval",
-            str(TIME1963),
-            "--index",
-            str(time_index),
-            "--mode",
-            "dense",
-            "--json",
-        ],
-        built,
-    )
-    citeline(
-        [
-            "ingest",
-            str(XQUAD / "articles.jsonl"),
-            str(distractors),
-            "--index",
-            str(xq_index),
-            "--json",
-            "--no-progress",
-        ],
-        built,
-    )
-    for b in BACKENDS:
-        env = {"CITELINE_EMBED_BACKEND": b, "CITELINE_EMBED_CACHE_DIR": str(cache)}
+    built: dict[str, tuple[Path, Path]] = {}
+    for pair in args.quality_pairs:
+        ingest_backend, serve_backend = pair.split(":")
+        if ingest_backend not in built:
+            env = {"CITELINE_EMBED_BACKEND": ingest_backend, "CITELINE_EMBED_CACHE_DIR": str(cache)}
+            time_index = work / f"time1963-{ingest_backend}"
+            xq_index = work / f"xq-{ingest_backend}"
+            dense = ["--mode", "dense", "--json"]
+            citeline(["eval", "retrieval", str(TIME1963), "--index", str(time_index), *dense], env)
+            xq_in = [str(XQUAD / "articles.jsonl"), str(distractors)]
+            citeline(["ingest", *xq_in, "--index", str(xq_index), "--json", "--no-progress"], env)
+            built[ingest_backend] = (time_index, xq_index)
+        time_index, xq_index = built[ingest_backend]
+        env = {"CITELINE_EMBED_BACKEND": serve_backend, "CITELINE_EMBED_CACHE_DIR": str(cache)}
+        every = ["--mode", "all", "--json"]
         report = citeline(
-            [
-                "eval",
-                "retrieval",
-                str(TIME1963),
-                "--index",
-                str(time_index),
-                "--mode",
-                "all",
-                "--json",
-            ],
-            env,
+            ["eval", "retrieval", str(TIME1963), "--index", str(time_index), *every], env
         )
         qa = citeline(
             ["eval", "qa", str(XQUAD / "questions.jsonl"), "--index", str(xq_index), "--json"], env
         )
-        out[b] = {
+        out[pair] = {
             "ndcg_hybrid": report["results"]["hybrid"]["ndcg_10"],
             "ndcg_dense": report["results"]["dense"]["ndcg_10"],
             "answer_in_quotes": qa["answer_in_quotes"],
             "abstention": qa["abstention_rate"],
             "unanswerable_abstained": qa["unanswerable_abstained"],
+            "load_avg": os.getloadavg()[0],
         }
-        print(f"quality {b}: {out[b]}", file=sys.stderr, flush=True)
+        print(f"quality {pair}: {out[pair]}", file=sys.stderr, flush=True)
     return out
 
 
@@ -279,7 +285,8 @@ def table(
     if quality_:
         lines += [
             "",
-            "| backend | TIME-1963 nDCG@10 hybrid | dense | xquad answer in quotes | abstained "
+            "| ingest:serve backends | TIME-1963 nDCG@10 hybrid | dense | xquad answer in quotes "
+            "| abstained "
             "| abstained when unanswerable |",
             "|---|---|---|---|---|---|",
         ]
@@ -298,12 +305,29 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=60, help="queries per backend per round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--distractors", type=int, default=300, help="BBC articles beside xquad")
-    p.add_argument("--quality-ingest", default="torch", help="backend that builds the eval indexes")
+    p.add_argument(
+        "--backends",
+        type=lambda v: v.split(","),
+        default=list(BACKENDS),
+        help="speed: comma-separated backends (torch is always measured, as the baseline)",
+    )
+    p.add_argument("--batch", type=int, default=32, help="ingest batch size")
+    p.add_argument("--no-http", action="store_true", help="speed: skip the HTTP servers")
+    p.add_argument(
+        "--quality-pairs",
+        type=lambda v: v.split(","),
+        default=["torch:torch", "openvino-bf16:onnx", "openvino-bf16:openvino-bf16"],
+        help="quality: comma-separated INGEST:SERVE backend pairs",
+    )
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--quality", action="store_true")
     p.add_argument("--int8", action="store_true")
     p.add_argument("--out", type=Path, help="also write the raw numbers here (JSON)")
     args = p.parse_args()
+    args.backends = ["torch", *[b for b in args.backends if b != "torch"]]
+    unknown = {b for pair in args.quality_pairs for b in pair.split(":")} | set(args.backends)
+    if unknown - set(BACKENDS) or any(pair.count(":") != 1 for pair in args.quality_pairs):
+        p.error(f"backends are {', '.join(BACKENDS)}; pairs are INGEST:SERVE")
     results: dict[str, Any] = {"args": vars(args) | {"out": str(args.out)}}
     with tempfile.TemporaryDirectory(prefix="citeline-embed-bench-") as tmp:
         work = Path(tmp)
@@ -322,8 +346,11 @@ def main() -> None:
     for name, i in results.get("int8", {}).items():
         print(
             f"\n{name} (ONNX Runtime dynamic): cosine to torch mean {i['cos_mean']:.4f} / "
-            f"min {i['cos_min']:.4f}; query p50 {i['query_p50_ratio_to_onnx']:.2f}x of onnx fp32"
+            f"min {i['cos_min']:.4f}; query p50 {i['query_p50_ratio_to_onnx']:.2f}x of onnx fp32; "
+            f"batch-32 throughput {i['batch_speed_vs_onnx']:.2f}x of onnx fp32"
         )
+    if "speed" in results:
+        print(f"\nload average (1 min) at each round: {results['speed']['torch']['load_avg']}")
 
 
 if __name__ == "__main__":

@@ -131,9 +131,13 @@ def ingest(
     settings = settings_for(index)
     backend = BackendConfig.from_settings(settings.backend)
     if embed_backend is not None:
-        if embed_backend not in ("torch", "onnx", "openvino"):
-            raise fail(f"--embed-backend must be torch, onnx or openvino, not {embed_backend!r}")
-        settings.embedder.backend = embed_backend  # type: ignore[assignment]
+        from index.embedder import BACKENDS
+
+        if embed_backend not in BACKENDS:
+            raise fail(
+                f"--embed-backend must be one of {', '.join(BACKENDS)}, not {embed_backend!r}"
+            )
+        settings.embedder.backend = embed_backend
     embed_config = EmbedderConfig.from_settings(
         settings.embedder, role="ingest", threads=settings.embed_threads
     )

@@ -104,7 +104,7 @@ class EmbedderSettings(BaseSettings):
 
     model_config = _config("CITELINE_EMBED_")
 
-    backend: Literal["torch", "onnx", "openvino"] | None = Field(
+    backend: Literal["torch", "onnx", "openvino", "openvino-bf16"] | None = Field(
         None,
         description="Embedder runtime: torch, onnx (ONNX Runtime) or openvino, both on a local "
         "export of the same model; unset = onnx for serving (fastest single query: 0.35x "

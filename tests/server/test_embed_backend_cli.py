@@ -49,7 +49,7 @@ def test_ingest_embed_backend_flag_is_used_and_recorded(
 def test_ingest_refuses_an_unknown_backend(tmp_path: Path) -> None:
     r = citeline("ingest", str(SEED_DIR), "--index", str(tmp_path / "i"), "--embed-backend", "fast")
     assert r.returncode == 2
-    assert "--embed-backend must be torch, onnx or openvino" in r.stderr
+    assert "--embed-backend must be one of torch, onnx, openvino, openvino-bf16" in r.stderr
     assert not (tmp_path / "i").exists()
     r = citeline(
         "ingest",
