@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -59,6 +60,9 @@ class EmbedderConfig:
     batch_size: int = 32
     cache_dir: Path | None = None
     query_cache: int = 1024
+    # Batched throughput over single-text latency (ingest): OpenVINO runs parallel
+    # streams (index/embed_runtime.py); other backends ignore it.
+    throughput: bool = False
 
     @classmethod
     def from_settings(
@@ -72,6 +76,7 @@ class EmbedderConfig:
             threads=threads,
             cache_dir=settings.cache_dir,
             query_cache=settings.query_cache if role == "serve" else 0,
+            throughput=role == "ingest",
         )
 
 
@@ -177,7 +182,7 @@ class Embedder:
                 self._transformer, self._torch_inputs(sample), self.path, cache_dir
             )
             runner = rt.RUNNERS[config.backend](
-                onnx_file, threads=self.threads, device=config.device
+                onnx_file, threads=self.threads, device=config.device, throughput=config.throughput
             )
             probe = list(PROBE_TEXTS)
             agreement = float(
@@ -211,16 +216,22 @@ class Embedder:
     def _torch_inputs(self, features: dict[str, Any]) -> dict[str, Any]:
         return {k: v.to(self._model.device) for k, v in features.items() if k in _MODEL_INPUTS}
 
-    def _run(self, runner: Any, texts: list[str]) -> np.ndarray:
-        """Mean pooling over real tokens and L2 normalisation, as sentence-transformers."""
+    def _arrays(self, texts: list[str]) -> dict[str, np.ndarray]:
         features = self._features(texts)
-        arrays = {k: v.cpu().numpy() for k, v in features.items() if k in _MODEL_INPUTS}
-        hidden = runner.run(arrays).astype(np.float32, copy=False)
-        mask = arrays["attention_mask"][..., None].astype(np.float32)
-        summed = (hidden * mask).sum(axis=1)
+        return {k: v.cpu().numpy() for k, v in features.items() if k in _MODEL_INPUTS}
+
+    @staticmethod
+    def _pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Mean pooling over real tokens and L2 normalisation, as sentence-transformers."""
+        mask = attention_mask[..., None].astype(np.float32)
+        summed = (hidden.astype(np.float32, copy=False) * mask).sum(axis=1)
         pooled = summed / np.clip(mask.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.ascontiguousarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
+
+    def _run(self, runner: Any, texts: list[str]) -> np.ndarray:
+        arrays = self._arrays(texts)
+        return self._pool(runner.run(arrays), arrays["attention_mask"])
 
     def _encode_torch(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         vectors = self._model.encode(
@@ -235,10 +246,18 @@ class Embedder:
     def _encode_runtime(self, texts: list[str]) -> np.ndarray:
         # Longest first, as sentence-transformers does: batches of similar lengths pad less.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        parts = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            part = order[start : start + self.batch_size]
-            out[part] = self._run(self._runner, [texts[i] for i in part])
+        run_each = getattr(self._runner, "run_each", None)
+        if run_each is None or len(parts) == 1 or not self.config.throughput:
+            for part in parts:
+                out[part] = self._run(self._runner, [texts[i] for i in part])
+            return out
+
+        def pooled(n: int, arrays: Mapping[str, np.ndarray], hidden: np.ndarray) -> None:
+            out[parts[n]] = self._pool(hidden, arrays["attention_mask"])
+
+        run_each((self._arrays([texts[i] for i in part]) for part in parts), pooled)
         return out
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
