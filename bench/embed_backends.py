@@ -5,20 +5,28 @@
 Speed (one run, rounds interleaved so a busy neighbour slows every backend alike;
 on a shared machine read the ratios to torch, not the absolute numbers):
 - ingest passages/s: ``Ingestor`` over the first ``--articles`` BBC articles into a
-  fresh index, with torch's default threads (as ``citeline ingest``);
+  fresh index, with the default threads and the ingest configuration of
+  ``citeline ingest`` (OpenVINO with parallel streams);
 - single-query embed p50/p99 on one thread (as the server), query cache off;
 - ``/v1/search`` and ``/v1/ask`` p50/p99 over HTTP from one real server per backend
   (all started before the first round), over an index of the same articles, then
   each server's RSS;
-- vectors: mean and lowest cosine to torch's on the ingested passages.
+- vectors: mean and lowest cosine to torch's on the first 1,100 characters (about
+  a passage) of each article;
+- ``--backends`` limits the backends (torch is always the baseline), ``--no-http``
+  skips the servers, ``--batch`` sets the ingest batch size.
 
-Quality (``--quality``; slow: each backend ingests the corpora itself):
+Quality (``--quality``; slow: each ingest backend ingests the corpora itself), for each
+``INGEST:SERVE`` pair of ``--quality-pairs`` (indexes built with the first, questions
+embedded and answered with the second, after the manifest's agreement check):
 - TIME-1963 nDCG@10 via ``citeline eval retrieval`` (hybrid and dense);
 - xquad-dev via ``citeline eval qa`` over the 12 articles plus the first
   ``--distractors`` BBC articles: gold answer in the cited quotes, abstention.
 
-int8 (``--int8``): ONNX Runtime's dynamic int8 quantisation of the same export,
-measured for vectors and query speed only, to say whether it could meet the bounds.
+int8 (``--int8``): ONNX Runtime's dynamic int8 quantisation of the same export (VNNI
+kernels where the CPU has them), per tensor, per channel, and per channel with each
+layer's FFN output kept in fp32: vectors vs torch, single-query and batch-32 speed vs
+the fp32 export, to say whether it could meet the bounds.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +88,9 @@ def speed(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, dict[s
     rows = bbc_subset(corpus, args.articles)
     queries = [r["title"] for r in bbc_subset(work / "q.jsonl", args.articles + args.queries)]
     queries = queries[-args.queries :]  # titles of articles not in the index
-    ingest_embedders = {
-        b: Embedder(config=EmbedderConfig(backend=b, batch_size=args.batch, cache_dir=cache))
-        for b in backends
-    }
+    # As ``citeline ingest`` configures them (throughput: OpenVINO's parallel streams).
+    ingest = EmbedderConfig(batch_size=args.batch, cache_dir=cache, throughput=True)
+    ingest_embedders = {b: Embedder(config=replace(ingest, backend=b)) for b in backends}
     query_embedders = {
         b: Embedder(config=EmbedderConfig(backend=b, threads=1, cache_dir=cache, query_cache=0))
         for b in backends
