@@ -110,8 +110,8 @@ def ingest(
     embed_backend: Annotated[
         str | None,
         typer.Option(
-            help="Embedder runtime: torch, onnx or openvino "
-            "[default: $CITELINE_EMBED_BACKEND or openvino]"
+            help="Embedder runtime: torch, onnx, openvino or openvino-bf16 "
+            "[default: $CITELINE_EMBED_BACKEND or openvino-bf16]"
         ),
     ] = None,
     ray_gpus_per_actor: Annotated[

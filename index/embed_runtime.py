@@ -258,8 +258,9 @@ class OpenVinoRunner:
         if self.precision == "bf16" and "BF16" not in core.get_property(
             "CPU", "OPTIMIZATION_CAPABILITIES"
         ):
-            # OpenVINO then computes in f32: same vectors as ``openvino``, no speed-up.
-            log.warning(
+            # OpenVINO then computes in f32: same vectors as ``openvino``, no speed-up, no
+            # harm (it is the ingest default, so no warning on every ingest).
+            log.info(
                 "embedder: this CPU has no bf16 instructions (AVX512_BF16/AMX); the %s "
                 "backend runs in f32, as the openvino backend does",
                 self.name,

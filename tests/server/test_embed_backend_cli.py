@@ -46,6 +46,39 @@ def test_ingest_embed_backend_flag_is_used_and_recorded(
     assert json.loads(r.stdout)["embed_backend"] == "torch"  # the variable without the flag
 
 
+def test_the_default_backends_ingest_in_bf16_and_serve_that_index_with_onnx(
+    tmp_path: Path, export_cache: Path, onnx_embedder: Embedder
+) -> None:
+    """No backend configured: ``citeline ingest`` uses openvino-bf16 and ``citeline
+    serve`` onnx, which measures its agreement with the bf16 vectors and serves them."""
+    environ = {k: v for k, v in os.environ.items() if k != "CITELINE_EMBED_BACKEND"}
+    environ["CITELINE_EMBED_CACHE_DIR"] = str(export_cache)
+    index = tmp_path / "index"
+    seed = str(require_shared(SEED_DIR))
+    r = subprocess.run(
+        [sys.executable, "-m", "citeline.cli", "ingest", seed, "--index", str(index), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environ,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["embed_backend"] == "openvino-bf16"
+    proc, url = start_server(index, tmp_path / "server.log", environ=environ)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            metrics = client.get("/metrics").text
+            assert _sample(metrics, "citeline_embedder_backend_info", backend="onnx") == 1
+            hits = client.post("/v1/search", json={"query": "What did Gazprom and SOCAR sign?"})
+            assert hits.status_code == 200, hits.text
+            assert "SOCAR" in json.dumps(hits.json()["results"][0])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    log = (tmp_path / "server.log").read_text()
+    assert "openvino-bf16" in log and "agrees" in log
+
+
 def test_ingest_refuses_an_unknown_backend(tmp_path: Path) -> None:
     r = citeline("ingest", str(SEED_DIR), "--index", str(tmp_path / "i"), "--embed-backend", "fast")
     assert r.returncode == 2
