@@ -102,7 +102,8 @@ def speed(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, dict[s
     # One server per backend over one shared index (built with torch; the others are
     # checked to agree with it at start-up, as a real switch of backend would be).
     index_dir = work / "served"
-    Ingestor(ingest_embedders["torch"], index_dir).run([corpus])
+    if not args.no_http:
+        Ingestor(ingest_embedders["torch"], index_dir).run([corpus])
     servers = {}
     try:
         for b in [] if args.no_http else backends:
