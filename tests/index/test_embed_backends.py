@@ -173,6 +173,29 @@ def test_an_index_ingested_in_bf16_is_served_by_onnx_with_the_same_results(
         baseline.index.close()
 
 
+def test_batches_sorted_by_word_pieces_give_sentence_transformers_vectors(
+    embedder: Embedder, bf16_embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """encode cuts length-sorted batches from windows of tokenized texts and puts every
+    vector back in its place: the same vectors as sentence-transformers' own encode
+    (which sorts by characters), here over several windows and batches."""
+    import index.embedder as embedder_module
+
+    texts = [*bbc_passages(12), "", "a", "Short one.", "word " * 400, *bbc_passages(3)]
+    texts = [t[: 50 + 90 * (n % 7)] for n, t in enumerate(texts)]  # mixed lengths
+    monkeypatch.setattr(embedder_module, "SORT_WINDOW", 7)
+    monkeypatch.setattr(embedder, "batch_size", 3)
+    want = embedder._encode_torch(texts)  # sentence-transformers' encode
+    batches = list(embedder._length_batches(texts))
+    assert sorted(i for rows, _ in batches for i in rows) == list(range(len(texts)))
+    for rows, arrays in batches:  # each batch is as wide as its longest text, no wider
+        assert arrays["attention_mask"][:, -1].any() and len(rows) <= 3
+    np.testing.assert_allclose(embedder.encode(texts), want, atol=1e-6)
+    monkeypatch.setattr(bf16_embedder, "batch_size", 3)
+    got = bf16_embedder.encode(texts)
+    assert float(np.min(np.sum(got * want, axis=1))) >= 0.9995
+
+
 def test_the_export_is_reused_and_its_hash_recorded(
     export_cache: Path, onnx_embedder: Embedder, caplog: pytest.LogCaptureFixture
 ) -> None:
