@@ -125,6 +125,7 @@ def speed(args: argparse.Namespace, work: Path, cache: Path) -> dict[str, dict[s
                     out[b]["query"].append((time.perf_counter() - t) * 1000)
                 if args.no_http:
                     out[b]["search"] = out[b]["ask"] = [float("nan")]
+                    print(f"round {r + 1}/{args.rounds} {b} done", file=sys.stderr, flush=True)
                     continue
                 _, url = servers[b]
                 with httpx.Client(base_url=url, timeout=120) as client:
