@@ -108,8 +108,8 @@ class EmbedderSettings(BaseSettings):
         None,
         description="Embedder runtime: torch, onnx (ONNX Runtime), openvino, or openvino-bf16 "
         "(OpenVINO computing in bfloat16), all on a local export of the same model; unset = "
-        "onnx for serving (fastest single query), openvino-bf16 for ingest (fastest batches; "
-        "its vectors agree with onnx's, so the server reads its indexes), torch on cuda",
+        "openvino-bf16 (fastest batches, a question as fast as onnx, within the quality "
+        "bounds), torch on cuda",
     )
     device: Literal["cpu", "cuda"] = Field(
         "cpu", description="Where the embedder runs; cuda needs a CUDA build of torch"
@@ -126,12 +126,13 @@ class EmbedderSettings(BaseSettings):
             return self.backend
         if self.device == "cuda":
             return "torch"  # batched torch on a GPU; the runtimes installed here are CPU builds
-        # bench/embed_backends.py: for a question onnx is the fastest (fp32, same vectors
-        # as torch); for batches OpenVINO in bf16 with parallel streams is (about 2x+ torch
-        # here), within the quality bounds, and its indexes pass the agreement check
-        # against onnx (cosine >= 0.9999 vs 0.999 needed). On a CPU without bf16 it runs
-        # in f32, which still beats torch in batches.
-        return "onnx" if role == "serve" else "openvino-bf16"
+        # bench/embed_backends.py on a CPU with bf16 (AMD Zen 4): OpenVINO in bf16 ingests
+        # at 2.3-3.2x torch's passages/s; served, it embeds a question about as fast as
+        # onnx (0.33x torch's time vs 0.30x) and the candidate sentences of /v1/ask twice
+        # as fast (ask p50 0.50x torch's vs onnx 1.27x), within the quality bounds. Its
+        # vectors agree with every fp32 backend's (cosine >= 0.9999 vs 0.999 needed), so
+        # indexes move between backends freely. Without bf16 instructions it runs in f32.
+        return "openvino-bf16"
 
 
 # --- LLM -----------------------------------------------------------------------------------
