@@ -85,10 +85,15 @@ def is_follow_up(question: str) -> bool:
     _, cued = _strip_cue(question.strip())
     if cued:
         return True
-    words = [w.lower() for w in _WORD.findall(question)]
-    if any(w in _PRONOUNS for w in words):
+    if refers_back(question):
         return True
     return len(content_words(question)) <= 2
+
+
+def refers_back(question: str) -> bool:
+    """True when the question points at the conversation with a pronoun ("it", "they",
+    "that"): its own words cannot say what it is about."""
+    return any(w.lower() in _PRONOUNS for w in _WORD.findall(question))
 
 
 def has_own_subject(question: str) -> bool:

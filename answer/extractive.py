@@ -35,18 +35,25 @@ class ExtractiveSettings:
     # Calibrated with bench/calibrate_abstention.py (see README).
     abstain_below: float = 0.60
     # Weight of content-word overlap (0..1, words weighted by IDF) against cosine similarity.
-    lexical_weight: float = 0.35
+    lexical_weight: float = 0.5
+    # Share of that overlap counted over the sentence together with the one before it:
+    # a sentence that answers often leaves its subject to the sentence before
+    # ("Newcastle University is ... It won the award in 2000").
+    window_share: float = 0.7
     # Added to the ranking (not to the abstention score) of a sentence that states
     # the kind of thing asked for ("when" -> a date) beyond what the question says.
     kind_weight: float = 0.12
     max_sentences: int = 2
     # Further sentences must score within this of the best one.
-    keep_within: float = 0.05
+    keep_within: float = 0.1
     candidates: int = 8
     max_answer_chars: int = 700
     # A quote that needs the sentence before it ("It was signed on ...") grows to
     # include it, unless the two together exceed this many words.
     context_words: int = 60
+    # A sentence scored with the one before it (see window_share) is quoted with it
+    # when the two together stay under this many words.
+    lead_words: int = 60
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
@@ -63,6 +70,9 @@ class _Candidate:
     text: str
     lexical: float
     kind: bool  # states the kind of thing asked for
+    # Article offset where the sentence before it starts, when that sentence holds
+    # question words this one lacks (quoted with it if short enough); else None.
+    lead: int | None = None
 
 
 class ExtractiveAnswerer:
@@ -117,10 +127,7 @@ class ExtractiveAnswerer:
             length += len(candidates[i].text)
         kind = question_kind(question)
         spans = with_context(
-            [
-                (candidates[i].hit, candidates[i].start, candidates[i].end, float(scores[i]))
-                for i in chosen
-            ],
+            [self._span(candidates[i], float(scores[i])) for i in chosen],
             kind,
             question,
             s.context_words,
@@ -149,6 +156,14 @@ class ExtractiveAnswerer:
             parts.append(f"{quote} [{n}]")
         return Answer(" ".join(parts), citations, False, round(best, 4))
 
+    def _span(self, c: _Candidate, score: float) -> tuple[SearchHit, int, int, float]:
+        start = c.start
+        if c.lead is not None:
+            p = c.hit.passage
+            if len(p.text[c.lead - p.start : c.end - p.start].split()) <= self.settings.lead_words:
+                start = c.lead
+        return (c.hit, start, c.end, score)
+
     def _candidates(self, question: str, hits: list[SearchHit]) -> list[_Candidate]:
         terms = normalize.content_term_list(question)
         weights = self.weights(terms) if self.weights is not None and terms else {}
@@ -157,26 +172,40 @@ class ExtractiveAnswerer:
         kind = question_kind(question)
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
+        share = self.settings.window_share
+
+        def overlap(have: set[str]) -> float:
+            return sum(w for t, w in weight.items() if t in have) / total if total else 0.0
+
         for hit in hits:
             p = hit.passage
+            before: tuple[int, set[str]] | None = None
             for a, b in split_sentences(p.text):
+                text = p.text[a:b]
+                have = normalize.content_terms(text)
+                previous, before = before, (a, have)
                 key = (p.doc_id, p.start + a)
                 if key in seen or b - a < 12:
                     continue
                 seen.add(key)
-                text = p.text[a:b]
                 if addresses_an_assistant(text):
                     continue  # orders to a model are never the answer (see answer.injection)
-                have = normalize.content_terms(text)
-                overlap = sum(w for t, w in weight.items() if t in have) / total if total else 0.0
+                alone = overlap(have)
+                lead = None
+                together = alone
+                if previous is not None and not addresses_an_assistant(p.text[previous[0] : a]):
+                    together = overlap(have | previous[1])
+                    if together > alone:
+                        lead = p.start + previous[0]
                 out.append(
                     _Candidate(
                         hit,
                         p.start + a,
                         p.start + b,
                         text,
-                        overlap,
+                        (1 - share) * alone + share * together,
                         states_kind(text, kind, question),
+                        lead,
                     )
                 )
         return out

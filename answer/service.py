@@ -30,7 +30,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from answer.citations import CitationVerifier
-from answer.condense import Condenser, Turn, as_messages, has_own_subject
+from answer.condense import Condenser, Turn, as_messages, has_own_subject, refers_back
 from answer.extractive import ExtractiveAnswerer
 from answer.generative import (
     FinalEvent,
@@ -354,7 +354,7 @@ class AnswerService:
         raw = " ".join(messages[-1]["content"].split())
         standalone = await self.condense(messages)
         llm = self.condenser.client is not None
-        if standalone == raw or not (llm or has_own_subject(raw)):
+        if standalone == raw:
             vector, hits = await self._retrieve(standalone, top_k, mode, collections)
             return standalone, searcher, [(standalone, vector)], hits
         raw_vector, raw_hits = await self._retrieve(raw, top_k, mode, collections)
@@ -362,6 +362,8 @@ class AnswerService:
         fused = fuse_hits([raw_hits, hits], top_k or searcher.default_top_k)
         if llm:
             return standalone, searcher, [(standalone, vector)], fused
+        if refers_back(raw) and not has_own_subject(raw):
+            return standalone, searcher, [(standalone, vector), (raw, raw_vector)], fused
         return standalone, searcher, [(raw, raw_vector), (standalone, vector)], fused
 
     async def chat(
