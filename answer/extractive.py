@@ -4,7 +4,9 @@ Every sentence of the answer is copied verbatim from an article, so every claim
 is backed by construction; the citation carries its exact character offsets.
 Sentences are scored by embedding similarity to the question plus overlap of
 content words (stemmed by the one normalisation kit, index.normalize, and
-weighted by the keyword index's IDF so rare words count more), and the answer
+weighted by the keyword index's IDF so rare words count more; counted partly
+over the sentence together with the one before it, which often holds the
+subject the answering sentence leaves out, and then quoted with it), and the answer
 abstains when the best one scores below a threshold calibrated on answerable
 and unanswerable questions (see README). Among sentences that clear it, one
 that states the kind of thing asked for (a date for "when", a number for "how
@@ -14,6 +16,7 @@ it are quoted with it (answer.sentence_context).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -57,6 +60,7 @@ class ExtractiveSettings:
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 # Term -> weight (the keyword index's IDF); unknown terms get the highest weight.
 TermWeights = Callable[[Iterable[str]], dict[str, float]]
@@ -193,7 +197,11 @@ class ExtractiveAnswerer:
                 alone = overlap(have)
                 lead = None
                 together = alone
-                if previous is not None and not addresses_an_assistant(p.text[previous[0] : a]):
+                if (
+                    previous is not None
+                    and not _PARAGRAPH_BREAK.search(p.text[previous[0] : a])
+                    and not addresses_an_assistant(p.text[previous[0] : a])
+                ):
                     together = overlap(have | previous[1])
                     if together > alone:
                         lead = p.start + previous[0]

@@ -344,12 +344,12 @@ class AnswerService:
         """(standalone question shown, the searcher, questions to answer with in
         order of preference with their vectors, passages).
 
-        A follow-up that names a subject of its own ("What about BRICS?") may be a
-        new topic or a detail of the old one: rather than bet on the condensed
-        form, both it and the raw follow-up retrieve, the passage lists are fused,
-        and the raw words pick the sentences first (the new subject wins); the
-        condensed form answers when the raw words alone find nothing. With an LLM
-        condenser its rewrite answers, over the same fused passages."""
+        The condensed form may be wrong (a topic switch such as "What about BRICS?",
+        or a follow-up whose own words already say what it asks): rather than bet on
+        it, both it and the raw follow-up retrieve and the passage lists are fused.
+        The raw words pick the sentences first, unless they only point back ("When
+        was it signed?"); the other form answers when the first finds nothing. With
+        an LLM condenser its rewrite answers, over the same fused passages."""
         searcher = self.current()
         raw = " ".join(messages[-1]["content"].split())
         standalone = await self.condense(messages)

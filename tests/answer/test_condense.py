@@ -12,6 +12,7 @@ from answer.condense import (
     content_words,
     has_own_subject,
     is_follow_up,
+    refers_back,
 )
 
 FIRST = "What did Gazprom and SOCAR sign?"
@@ -130,3 +131,17 @@ def test_turns_convert_to_chat_messages_for_an_llm_condenser() -> None:
         {"role": "user", "content": FIRST},
         {"role": "assistant", "content": "An extensive strategic partnership [1]."},
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "points"),
+    [
+        ("When was it signed?", True),
+        ("Why does that matter to them?", True),
+        ("How do I file an order?", False),
+        ("Value", False),
+        ("What about BRICS?", False),
+    ],
+)
+def test_refers_back_only_through_pronouns(question: str, points: bool) -> None:
+    assert refers_back(question) is points

@@ -1,0 +1,64 @@
+"""The extractive answerer with the real MiniLM model: which sentences it quotes."""
+
+from __future__ import annotations
+
+from answer.extractive import ExtractiveAnswerer
+from index.embedder import Embedder
+from index.models import Passage, SearchHit
+
+# An invented article: the sentence that answers leaves its subject to the one before.
+ARTICLE = (
+    "Lindqvist Foundry opened in 1888 on the harbour of Gothenburg. "
+    "Two decades later the foundry cast the nine bells of the new cathedral. "
+    "The harbour also had shipyards that built ferries for the Baltic routes.\n\n"
+    "At its peak Lindqvist Foundry employed four hundred workers. "
+    "The town's other employers made rope and sailcloth for the shipyards."
+)
+
+
+def _hit(text: str, doc_id: str = "foundry", score: float = 0.9) -> SearchHit:
+    return SearchHit(
+        Passage(
+            chunk_id=1,
+            doc_id=doc_id,
+            title="Foundry",
+            source=None,
+            text=text,
+            start=0,
+            end=len(text),
+        ),
+        score,
+    )
+
+
+def test_a_sentence_that_leaves_its_subject_before_it_is_quoted_with_it(
+    embedder: Embedder,
+) -> None:
+    question = "What did Lindqvist Foundry cast for the cathedral?"
+    answer = ExtractiveAnswerer(embedder).run(
+        question, embedder.encode_query(question), [_hit(ARTICLE)]
+    )
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert "nine bells" in first.quote
+    # One contiguous verbatim span: the subject's sentence and the answering one.
+    assert first.quote.startswith("Lindqvist Foundry opened in 1888")
+    assert ARTICLE[first.start : first.end] == first.quote
+
+
+def test_quotes_stay_short_when_the_sentence_before_adds_nothing(embedder: Embedder) -> None:
+    question = "How many workers did Lindqvist Foundry employ?"
+    answer = ExtractiveAnswerer(embedder).run(
+        question, embedder.encode_query(question), [_hit(ARTICLE)]
+    )
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert first.quote == "At its peak Lindqvist Foundry employed four hundred workers."
+
+
+def test_an_unrelated_question_is_refused(embedder: Embedder) -> None:
+    question = "Which team won the 1994 football World Cup final?"
+    answer = ExtractiveAnswerer(embedder).run(
+        question, embedder.encode_query(question), [_hit(ARTICLE)]
+    )
+    assert answer.abstained and not answer.citations
