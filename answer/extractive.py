@@ -36,7 +36,7 @@ from index.text import split_sentences
 class ExtractiveSettings:
     # Below this best-sentence score the articles are taken not to cover the question.
     # Calibrated with bench/calibrate_abstention.py (see README).
-    abstain_below: float = 0.60
+    abstain_below: float = 0.67
     # Weight of content-word overlap (0..1, words weighted by IDF) against cosine similarity.
     lexical_weight: float = 0.5
     # Share of that overlap counted over the sentence together with the one before it:
