@@ -36,6 +36,7 @@ _args.add_argument("--per-corpus", type=int, default=120, help="sentences per co
 _args.add_argument("--code", type=Path, default=ROOT, help="checkout whose verifier runs")
 _args.add_argument("--seed", type=int, default=7)
 _args.add_argument("--json", action="store_true")
+_args.add_argument("--show-missed", action="store_true", help="print altered claims not flagged")
 ARGS = _args.parse_args()
 sys.path.insert(0, str(ARGS.code.resolve()))
 if ARGS.code.resolve() != ROOT:
@@ -287,6 +288,8 @@ def main() -> None:
                     answer = verifier.run(claim + " [1]", [hit])
                     bad = not (answer.sentences and answer.sentences[0].supported)
                     flagged[f"{group}:{kind}"].append(bad)
+                    if ARGS.show_missed and group == "altered" and not bad:
+                        print(f"missed {name} {kind}: {claim}", file=sys.stderr)
         kept = [x for k, v in flagged.items() if k.startswith("kept") for x in v]
         altered = [x for k, v in flagged.items() if k.startswith("altered") for x in v]
         report[name] = {
