@@ -113,15 +113,18 @@ def test_mention_is_answered_in_its_thread_with_the_citation(
     blocks = call.params["blocks"]
     [section] = texts(blocks, "section")
     assert "[1]" in section and "strategic partnership" in section
-    sources = texts(blocks, "context")
-    assert any("strategic partnership" in s and s.startswith("*[1]*") for s in sources), sources
-    assert any("Azerbaijan" in s for s in sources)
     assert call.params["unfurl_links"] is False
     assert "strategic partnership" in call.params["text"]  # the notification text
 
     # the same answer the API gives for the same question
     api = httpx.post(f"{citeline_url}/v1/ask", json={"question": QUESTION}, timeout=30).json()
     assert section == escape(api["answer"])
+    # Each source line: its number, the article, and the start of the quote it cites
+    # (a quote of two sentences is shortened there; the section holds it whole).
+    sources = texts(blocks, "context")
+    quote_start = escape(" ".join(api["citations"][0]["quote"].split())[:60])
+    assert any(s.startswith("*[1]*") and quote_start in s for s in sources), sources
+    assert any("Azerbaijan" in s for s in sources)
 
 
 def test_direct_message_is_answered_in_a_thread(slack: SlackClient, standin: SlackStandIn) -> None:
@@ -157,7 +160,7 @@ def test_slash_command_answers_in_channel(slack: SlackClient, standin: SlackStan
     asked = [b for b in blocks if b.get("block_id") == "citeline-asked"]
     assert asked and asked[0]["elements"][0]["text"] == f"<@UHUMAN1> asked: {QUESTION}"
     assert "strategic partnership" in texts(blocks, "section")[0]
-    assert any("strategic partnership" in s for s in texts(blocks, "context"))
+    assert any(s.startswith("*[1]*") and "Azerbaijan" in s for s in texts(blocks, "context"))
 
 
 def test_off_topic_question_says_it_abstains(slack: SlackClient, standin: SlackStandIn) -> None:
