@@ -424,7 +424,8 @@ def main() -> None:
         if name == "run":
             p.add_argument("--url", default=None, help="a running server (loopback)")
             p.add_argument("--key", default=os.environ.get("CITELINE_BENCH_KEY"))
-            p.add_argument("--config", default="w1t1p4", help="default: the product defaults")
+            # The product defaults with openvino-bf16 (citeline.settings.server_embed_threads).
+            p.add_argument("--config", default="w1t2p4", help="default: the product defaults")
         else:
             p.add_argument("--configs", default="w1t1p4,w1t2p4,w2t1p4,w1t1")
     args = parser.parse_args()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from index.embedder import Embedder
@@ -129,3 +130,19 @@ def test_server_serves_repeated_queries_from_the_cache_and_counts_them(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_server_embeds_with_two_threads_only_on_openvino_bf16(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bench/load.py: two threads serve more with OpenVINO's pool, one with torch."""
+    from citeline.settings import Settings
+
+    for name in ("CITELINE_EMBED_THREADS", "CITELINE_EMBED_BACKEND", "CITELINE_EMBED_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    cores = min(2, os.cpu_count() or 1)
+    assert Settings(_env_file=None).server_embed_threads == cores
+    monkeypatch.setenv("CITELINE_EMBED_BACKEND", "torch")
+    assert Settings(_env_file=None).server_embed_threads == 1
+    monkeypatch.setenv("CITELINE_EMBED_THREADS", "3")
+    assert Settings(_env_file=None).server_embed_threads == 3
