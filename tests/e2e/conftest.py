@@ -95,6 +95,10 @@ def e2e_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
 
 
 def _serve(index_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    # Every page test loads the page (its scripts, /readyz, /v1/collections) from one
+    # address into one session-long server: on a fast machine that passes the default
+    # 600 requests/min. Rate limiting has its own tests (tests/protection).
+    env = {"CITELINE_RATE_LIMIT": "0", **(env or {})}
     with serving(index_dir, log_path, env) as url:
         yield url
 
