@@ -366,6 +366,22 @@ class AnswerService:
             return standalone, searcher, [(standalone, vector), (raw, raw_vector)], fused
         return standalone, searcher, [(raw, raw_vector), (standalone, vector)], fused
 
+    async def _first_answer(
+        self,
+        searcher: Searcher,
+        questions: Sequence[tuple[str, np.ndarray]],
+        hits: list[SearchHit],
+    ) -> Answer:
+        """The answer of the first reading of the question that does not abstain (else
+        the last one's abstention)."""
+        answer = None
+        for question, vector in questions:
+            answer = await self._answer_from(searcher, question, vector, hits)
+            if not answer.abstained:
+                break
+        assert answer is not None
+        return answer
+
     async def chat(
         self,
         messages: Sequence[Message],
@@ -377,13 +393,7 @@ class AnswerService:
         standalone, searcher, questions, hits = await self._follow_up(
             messages, top_k, mode, collections
         )
-        answer = None
-        for question, vector in questions:
-            answer = await self._answer_from(searcher, question, vector, hits)
-            if not answer.abstained:
-                break
-        assert answer is not None
-        return standalone, answer
+        return standalone, await self._first_answer(searcher, questions, hits)
 
     async def chat_stream(
         self,
@@ -398,13 +408,7 @@ class AnswerService:
         )
         if self.generative is None and len(questions) > 1:
             # Extractive answers are whole before they stream: the first that answers.
-            answer = None
-            for question, vector in questions:
-                answer = await self._answer_from(searcher, question, vector, hits)
-                if not answer.abstained:
-                    break
-            assert answer is not None
-            return standalone, _events_of(answer)
+            return standalone, _events_of(await self._first_answer(searcher, questions, hits))
         question, vector = questions[0]
         return standalone, self._stream_from(searcher, question, vector, hits)
 
