@@ -57,6 +57,10 @@ class ExtractiveSettings:
     # A sentence scored with the one before it (see window_share) is quoted with it
     # when the two together stay under this many words.
     lead_words: int = 60
+    # Share of its IDF a word carried from the conversation (a follow-up's context,
+    # not its own words) counts with: it keeps the answer on the conversation's
+    # subject without outweighing what the follow-up itself asks.
+    context_weight: float = 0.5
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
@@ -94,9 +98,17 @@ class ExtractiveAnswerer:
         """The same answerer weighting question words by ``weights`` (one index's IDF)."""
         return ExtractiveAnswerer(self.embedder, self.settings, weights)
 
-    def run(self, question: str, query_vector: np.ndarray, hits: list[SearchHit]) -> Answer:
+    def run(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        hits: list[SearchHit],
+        context: str = "",
+    ) -> Answer:
+        """``context``: the conversation's subject for a follow-up (its standalone
+        form); its words the question lacks count at ``context_weight``."""
         s = self.settings
-        candidates = self._candidates(question, hits)
+        candidates = self._candidates(question, hits, context)
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
@@ -168,10 +180,16 @@ class ExtractiveAnswerer:
                 start = c.lead
         return (c.hit, start, c.end, score)
 
-    def _candidates(self, question: str, hits: list[SearchHit]) -> list[_Candidate]:
-        terms = normalize.content_term_list(question)
+    def _candidates(
+        self, question: str, hits: list[SearchHit], context: str = ""
+    ) -> list[_Candidate]:
+        own = normalize.content_term_list(question)
+        carried = [t for t in normalize.content_term_list(context) if t not in own]
+        terms = own + carried
         weights = self.weights(terms) if self.weights is not None and terms else {}
-        weight = {t: weights.get(t, 1.0) for t in terms}
+        weight = {t: weights.get(t, 1.0) for t in own}
+        for t in carried:
+            weight[t] = self.settings.context_weight * weights.get(t, 1.0)
         total = sum(weight.values())
         kind = question_kind(question)
         seen: set[tuple[str, int]] = set()

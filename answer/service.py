@@ -101,6 +101,16 @@ async def _events_of(answer: Answer) -> AsyncIterator[StreamEvent]:
     yield FinalEvent(answer)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One way to read a follow-up: the question the sentences are picked for, its
+    vector, and the conversation words that count for less (see ExtractiveAnswerer)."""
+
+    question: str
+    vector: np.ndarray
+    context: str = ""
+
+
 class NoIndex(IndexUnavailable):
     """No index generation is served (it could not be loaded)."""
 
@@ -321,12 +331,17 @@ class AnswerService:
         return await self._answer_from(searcher, question, vector, hits)
 
     async def _answer_from(
-        self, searcher: Searcher, question: str, vector: np.ndarray, hits: list[SearchHit]
+        self,
+        searcher: Searcher,
+        question: str,
+        vector: np.ndarray,
+        hits: list[SearchHit],
+        context: str = "",
     ) -> Answer:
         started = time.perf_counter()
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            answer = await run_in_threadpool(extractive.run, question, vector, hits)
+            answer = await run_in_threadpool(extractive.run, question, vector, hits, context)
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
@@ -340,7 +355,7 @@ class AnswerService:
         top_k: int | None,
         mode: Mode | None,
         collections: Sequence[str] | None = None,
-    ) -> tuple[str, Searcher, list[tuple[str, np.ndarray]], list[SearchHit]]:
+    ) -> tuple[str, Searcher, list[Reading], list[SearchHit]]:
         """(standalone question shown, the searcher, questions to answer with in
         order of preference with their vectors, passages).
 
@@ -356,27 +371,33 @@ class AnswerService:
         llm = self.condenser.client is not None
         if standalone == raw:
             vector, hits = await self._retrieve(standalone, top_k, mode, collections)
-            return standalone, searcher, [(standalone, vector)], hits
+            return standalone, searcher, [Reading(standalone, vector)], hits
         raw_vector, raw_hits = await self._retrieve(raw, top_k, mode, collections)
         vector, hits = await self._retrieve(standalone, top_k, mode, collections)
-        fused = fuse_hits([raw_hits, hits], top_k or searcher.default_top_k)
+        k = top_k or searcher.default_top_k
+        condensed = Reading(standalone, vector)
         if llm:
-            return standalone, searcher, [(standalone, vector)], fused
+            return standalone, searcher, [condensed], fuse_hits([raw_hits, hits], k)
+        # Both readings' passages are kept: the sentence scoring picks among them.
+        fused = fuse_hits([raw_hits, hits], 2 * k)
         if refers_back(raw) and not has_own_subject(raw):
-            return standalone, searcher, [(standalone, vector), (raw, raw_vector)], fused
-        return standalone, searcher, [(raw, raw_vector), (standalone, vector)], fused
+            return standalone, searcher, [condensed, Reading(raw, raw_vector)], fused
+        # The raw words lead; the carried subject still counts, for less.
+        blend = raw_vector + vector
+        blend = blend / (np.linalg.norm(blend) or 1.0)
+        return standalone, searcher, [Reading(raw, blend, standalone), condensed], fused
 
     async def _first_answer(
         self,
         searcher: Searcher,
-        questions: Sequence[tuple[str, np.ndarray]],
+        questions: Sequence[Reading],
         hits: list[SearchHit],
     ) -> Answer:
         """The answer of the first reading of the question that does not abstain (else
         the last one's abstention)."""
         answer = None
-        for question, vector in questions:
-            answer = await self._answer_from(searcher, question, vector, hits)
+        for r in questions:
+            answer = await self._answer_from(searcher, r.question, r.vector, hits, r.context)
             if not answer.abstained:
                 break
         assert answer is not None
@@ -409,8 +430,8 @@ class AnswerService:
         if self.generative is None and len(questions) > 1:
             # Extractive answers are whole before they stream: the first that answers.
             return standalone, _events_of(await self._first_answer(searcher, questions, hits))
-        question, vector = questions[0]
-        return standalone, self._stream_from(searcher, question, vector, hits)
+        first = questions[0]
+        return standalone, self._stream_from(searcher, first.question, first.vector, hits)
 
     def chat_sync(
         self,

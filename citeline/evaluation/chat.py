@@ -127,12 +127,15 @@ def evaluate_chat(
         history_hits.append(hit)
         _, cited_alone = chat([{"role": "user", "content": t.question}])
         alone_hits.append(bool(gold & set(cited_alone)))
+        marks = f"{'+' if hit else '-'}{'+' if alone_hits[-1] else '-'}"
         if t.rewrite:
             _, cited_rw = chat([{"role": "user", "content": t.rewrite}])
             rewrite_hits.append(bool(gold & set(cited_rw)))
             rewrite_history.append(hit)
+            marks += "+" if rewrite_hits[-1] else "-"
         if log is not None:
-            log(f"{'+' if hit else '-'} {t.question!r} -> {condensed!r}")
+            # history, alone, rewrite: was a gold passage cited each way
+            log(f"{marks} {t.question!r} -> {condensed!r}")
     return ChatReport(
         follow_ups=len(history_hits),
         with_history=_share(history_hits),
