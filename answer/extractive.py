@@ -49,7 +49,7 @@ class ExtractiveSettings:
     max_sentences: int = 2
     # Further sentences must score within this of the best one.
     keep_within: float = 0.1
-    candidates: int = 8
+    candidates: int = 12
     max_answer_chars: int = 700
     # A quote that needs the sentence before it ("It was signed on ...") grows to
     # include it, unless the two together exceed this many words.
@@ -57,10 +57,12 @@ class ExtractiveSettings:
     # A sentence scored with the one before it (see window_share) is quoted with it
     # when the two together stay under this many words.
     lead_words: int = 60
-    # Share of its IDF a word carried from the conversation (a follow-up's context,
-    # not its own words) counts with: it keeps the answer on the conversation's
-    # subject without outweighing what the follow-up itself asks.
-    context_weight: float = 0.5
+    # Added to the ranking (not to the abstention score) of a sentence by how much it
+    # says beyond the question: its content words the question lacks, counted up to
+    # ``novel_words``. A sentence that only restates the question ("a problem
+    # instance is a string over an alphabet") rarely holds what it asks for.
+    novel_weight: float = 0.1
+    novel_words: int = 8
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
@@ -78,6 +80,7 @@ class _Candidate:
     text: str
     lexical: float
     kind: bool  # states the kind of thing asked for
+    novel: float  # share of novel_words it says beyond the question (0..1)
     # Article offset where the sentence before it starts, when that sentence holds
     # question words this one lacks (quoted with it if short enough); else None.
     lead: int | None = None
@@ -98,17 +101,9 @@ class ExtractiveAnswerer:
         """The same answerer weighting question words by ``weights`` (one index's IDF)."""
         return ExtractiveAnswerer(self.embedder, self.settings, weights)
 
-    def run(
-        self,
-        question: str,
-        query_vector: np.ndarray,
-        hits: list[SearchHit],
-        context: str = "",
-    ) -> Answer:
-        """``context``: the conversation's subject for a follow-up (its standalone
-        form); its words the question lacks count at ``context_weight``."""
+    def run(self, question: str, query_vector: np.ndarray, hits: list[SearchHit]) -> Answer:
         s = self.settings
-        candidates = self._candidates(question, hits, context)
+        candidates = self._candidates(question, hits)
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
@@ -119,7 +114,11 @@ class ExtractiveAnswerer:
         vectors = self.embedder.encode([c.text for c in candidates])
         cosine = vectors @ np.asarray(query_vector, dtype=np.float32)
         scores = cosine + s.lexical_weight * np.array([c.lexical for c in candidates])
-        rank = scores + s.kind_weight * np.array([c.kind for c in candidates], dtype=np.float32)
+        rank = (
+            scores
+            + s.kind_weight * np.array([c.kind for c in candidates], dtype=np.float32)
+            + s.novel_weight * np.array([c.novel for c in candidates], dtype=np.float32)
+        )
         order = np.argsort(-rank, kind="stable")
         best = float(scores.max())
         if best < s.abstain_below:
@@ -180,18 +179,13 @@ class ExtractiveAnswerer:
                 start = c.lead
         return (c.hit, start, c.end, score)
 
-    def _candidates(
-        self, question: str, hits: list[SearchHit], context: str = ""
-    ) -> list[_Candidate]:
-        own = normalize.content_term_list(question)
-        carried = [t for t in normalize.content_term_list(context) if t not in own]
-        terms = own + carried
+    def _candidates(self, question: str, hits: list[SearchHit]) -> list[_Candidate]:
+        terms = normalize.content_term_list(question)
         weights = self.weights(terms) if self.weights is not None and terms else {}
-        weight = {t: weights.get(t, 1.0) for t in own}
-        for t in carried:
-            weight[t] = self.settings.context_weight * weights.get(t, 1.0)
+        weight = {t: weights.get(t, 1.0) for t in terms}
         total = sum(weight.values())
         kind = question_kind(question)
+        asked = set(terms)
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
         share = self.settings.window_share
@@ -231,6 +225,7 @@ class ExtractiveAnswerer:
                         text,
                         (1 - share) * alone + share * together,
                         states_kind(text, kind, question),
+                        min(1.0, len(have - asked) / self.settings.novel_words),
                         lead,
                     )
                 )

@@ -29,8 +29,19 @@ _POINTS_BACK = re.compile(
 )
 
 
+# "uses this network type", "All of this set the stage", "In this way, ...": a
+# demonstrative with no noun phrase of its own names something said before.
+_REFERS_BACK = re.compile(
+    r"\b(?:(?:this|these|those|such)\s+(?:\w+\s+){0,2}?(?:type|kind|way|form|sort|method|"
+    r"process|approach|system|network|model|idea|view|name|term|case|period|time|event|"
+    r"role|step|practice|act|law|rule)s?\b|(?:all|both|none|each|some|many|most) of "
+    r"(?:this|these|those|them)\b|in (?:this|that) way)",
+    re.IGNORECASE,
+)
+
+
 def points_back(sentence: str) -> bool:
-    return bool(_POINTS_BACK.match(sentence))
+    return bool(_POINTS_BACK.match(sentence) or _REFERS_BACK.search(sentence))
 
 
 def _sentences(hit: SearchHit) -> list[tuple[int, int]]:

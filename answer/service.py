@@ -103,12 +103,11 @@ async def _events_of(answer: Answer) -> AsyncIterator[StreamEvent]:
 
 @dataclass(frozen=True)
 class Reading:
-    """One way to read a follow-up: the question the sentences are picked for, its
-    vector, and the conversation words that count for less (see ExtractiveAnswerer)."""
+    """One way to read a follow-up: the question whose words pick the sentences, and
+    the vector they are compared with in meaning."""
 
     question: str
     vector: np.ndarray
-    context: str = ""
 
 
 class NoIndex(IndexUnavailable):
@@ -336,12 +335,11 @@ class AnswerService:
         question: str,
         vector: np.ndarray,
         hits: list[SearchHit],
-        context: str = "",
     ) -> Answer:
         started = time.perf_counter()
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            answer = await run_in_threadpool(extractive.run, question, vector, hits, context)
+            answer = await run_in_threadpool(extractive.run, question, vector, hits)
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
@@ -361,10 +359,12 @@ class AnswerService:
 
         The condensed form may be wrong (a topic switch such as "What about BRICS?",
         or a follow-up whose own words already say what it asks): rather than bet on
-        it, both it and the raw follow-up retrieve and the passage lists are fused.
-        The raw words pick the sentences first, unless they only point back ("When
-        was it signed?"); the other form answers when the first finds nothing. With
-        an LLM condenser its rewrite answers, over the same fused passages."""
+        it, both it and the raw follow-up retrieve and the passage lists are fused
+        (both lists whole for the extractive answerer, which picks sentences among
+        them; ``top_k`` for an LLM's prompt). The raw words pick the sentences first,
+        unless they only point back ("When was it signed?"); the other form answers
+        when the first finds nothing. With an LLM condenser its rewrite answers, over
+        the fused passages."""
         searcher = self.current()
         raw = " ".join(messages[-1]["content"].split())
         standalone = await self.condense(messages)
@@ -382,10 +382,17 @@ class AnswerService:
         fused = fuse_hits([raw_hits, hits], 2 * k)
         if refers_back(raw) and not has_own_subject(raw):
             return standalone, searcher, [condensed, Reading(raw, raw_vector)], fused
-        # The raw words lead; the carried subject still counts, for less.
-        blend = raw_vector + vector
-        blend = blend / (np.linalg.norm(blend) or 1.0)
-        return standalone, searcher, [Reading(raw, blend, standalone), condensed], fused
+        # The raw words lead. A follow-up whose words cannot say what it is about
+        # ("How do I file an order?" after a question on restraining orders) is
+        # compared in meaning with both readings. (Carried words counted as words
+        # outweighed the follow-up's own on convqa-dev: "Value" after "renting or
+        # buying" quoted a renting-vs-buying list.)
+        if has_own_subject(raw):
+            lead_vector = raw_vector
+        else:
+            blend = raw_vector + vector
+            lead_vector = blend / (np.linalg.norm(blend) or 1.0)
+        return standalone, searcher, [Reading(raw, lead_vector), condensed], fused
 
     async def _first_answer(
         self,
@@ -397,7 +404,7 @@ class AnswerService:
         the last one's abstention)."""
         answer = None
         for r in questions:
-            answer = await self._answer_from(searcher, r.question, r.vector, hits, r.context)
+            answer = await self._answer_from(searcher, r.question, r.vector, hits)
             if not answer.abstained:
                 break
         assert answer is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from answer.extractive import ExtractiveAnswerer
+from answer.extractive import ExtractiveAnswerer, ExtractiveSettings
 from index.embedder import Embedder
 from index.models import Passage, SearchHit
 
@@ -62,3 +62,43 @@ def test_an_unrelated_question_is_refused(embedder: Embedder) -> None:
         question, embedder.encode_query(question), [_hit(ARTICLE)]
     )
     assert answer.abstained and not answer.citations
+
+
+# The sentence that names the methods comes after one that restates the question.
+METHODS = (
+    "Methods much quicker than tracing have been devised for copying large coastal charts. "
+    "These include the Halvorsen chart copying method, which is fast but loses fine "
+    "detail, and the Okafor chart copying method, which is exact but too slow to be "
+    "practical.\n\n"
+    "The copied charts were kept in the harbour office."
+)
+
+
+def test_a_sentence_that_only_restates_the_question_does_not_answer_alone(
+    embedder: Embedder,
+) -> None:
+    question = "What is the name of one method useful for quickly copying large coastal charts?"
+    vector = embedder.encode_query(question)
+    answer = ExtractiveAnswerer(embedder).run(question, vector, [_hit(METHODS)])
+    assert not answer.abstained
+    assert any("Halvorsen" in c.quote for c in answer.citations)
+    # Ranked by similarity and shared words alone, the restatement is all it quotes.
+    plain = ExtractiveAnswerer(embedder, ExtractiveSettings(novel_weight=0.0))
+    quoted = " ".join(c.quote for c in plain.run(question, vector, [_hit(METHODS)]).citations)
+    assert "Halvorsen" not in quoted
+
+
+def test_a_sentence_naming_something_said_before_is_quoted_with_it(embedder: Embedder) -> None:
+    article = (
+        "Rural stations in the Veldt network exchange datagrams over packet radio links. "
+        "The Veldt protocol suite uses this network type. "
+        "Its first link opened in 1979."
+    )
+    question = "What network type does the Veldt protocol suite use?"
+    answer = ExtractiveAnswerer(embedder).run(
+        question, embedder.encode_query(question), [_hit(article)]
+    )
+    first = answer.citations[0]
+    assert first.quote.startswith("Rural stations in the Veldt network exchange datagrams")
+    assert first.quote.endswith("uses this network type.")
+    assert article[first.start : first.end] == first.quote

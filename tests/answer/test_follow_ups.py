@@ -1,0 +1,89 @@
+"""Follow-ups through the answer service (real model, real index): both readings'
+passages are kept, and a follow-up whose words cannot say what it is about is
+compared in meaning with the conversation's subject too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from answer.searcher import Searcher
+from answer.service import AnswerService
+from index.embedder import Embedder
+from ingest.pipeline import Ingestor
+from tests.conftest import answer_service
+from tests.protection import articles
+
+# Invented articles: "file an order" is said in both, the conversation's subject in one.
+COURT = (
+    "Restraining orders\n\n"
+    "A person who fears harassment can ask the county court for a restraining order. "
+    "The petitioner may keep a home address confidential by giving a mailing address "
+    "instead.\n\n"
+    "The petition is made on form CH-100, handed to the court clerk, and a judge "
+    "reads it the same day."
+)
+SHOP = (
+    "Shop hours\n\n"
+    "Orders placed before noon leave the warehouse the same afternoon. "
+    "An order filed after noon ships the next morning.\n\n"
+    "The shop is closed on public holidays."
+)
+
+
+@pytest.fixture(scope="module")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[AnswerService]:
+    base = tmp_path_factory.mktemp("follow-ups")
+    articles.write(base / "docs", "restraining-orders.txt", COURT)
+    articles.write(base / "docs", "shop-hours.txt", SHOP)
+    summary = Ingestor(embedder, base / "index").run([base / "docs"])
+    assert summary.added == 2
+    qa = answer_service(Searcher.open(Path(base / "index"), embedder=embedder))
+    yield qa
+    qa.close()
+
+
+def _messages(*asked: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for q in asked[:-1]:
+        out += [{"role": "user", "content": q}, {"role": "assistant", "content": "..."}]
+    return [*out, {"role": "user", "content": asked[-1]}]
+
+
+FIRST = "How can I get a restraining order without giving my home address?"
+
+
+def test_a_follow_up_without_a_subject_is_compared_with_both_readings(
+    service: AnswerService, embedder: Embedder
+) -> None:
+    standalone, _, readings, hits = service.run_sync(
+        service._follow_up(_messages(FIRST, "How do I file an order?"), None, None)
+    )
+    assert "restraining" in standalone
+    lead, condensed = readings
+    # The raw words pick the sentences; their meaning is compared with both readings.
+    assert lead.question == "How do I file an order?"
+    assert condensed.question == standalone
+    both = embedder.encode_query("How do I file an order?") + embedder.encode_query(standalone)
+    assert np.allclose(lead.vector, both / np.linalg.norm(both), atol=1e-5)
+    assert {h.passage.doc_id for h in hits} == {"restraining-orders.txt", "shop-hours.txt"}
+
+
+def test_a_follow_up_with_its_own_subject_keeps_its_own_meaning(
+    service: AnswerService, embedder: Embedder
+) -> None:
+    question = "What about the shop's public holidays?"
+    standalone, _, readings, _ = service.run_sync(
+        service._follow_up(_messages(FIRST, question), None, None)
+    )
+    assert standalone != question  # condensed, but the topic switch's own words lead
+    lead = readings[0]
+    assert lead.question == question
+    assert np.allclose(lead.vector, embedder.encode_query(question), atol=1e-5)
+    _, answer = service.chat_sync(_messages(FIRST, question))
+    assert answer.citations[0].doc_id == "shop-hours.txt"
