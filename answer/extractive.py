@@ -57,6 +57,8 @@ class ExtractiveSettings:
     # A sentence scored with the one before it (see window_share) is quoted with it
     # when the two together stay under this many words.
     lead_words: int = 60
+    # Sentences are embedded after their article's title (see _in_context).
+    title_context: bool = True
     # Added to the ranking (not to the abstention score) of a sentence by how much it
     # says beyond the question: its content words the question lacks, counted up to
     # ``novel_words``. A sentence that only restates the question ("a problem
@@ -111,7 +113,9 @@ class ExtractiveAnswerer:
             key=lambda c: c.lexical + c.hit.score + s.kind_weight * c.kind, reverse=True
         )
         candidates = candidates[: s.candidates]
-        vectors = self.embedder.encode([c.text for c in candidates])
+        vectors = self.embedder.encode(
+            [_in_context(c) if s.title_context else c.text for c in candidates]
+        )
         cosine = vectors @ np.asarray(query_vector, dtype=np.float32)
         scores = cosine + s.lexical_weight * np.array([c.lexical for c in candidates])
         rank = (
@@ -230,3 +234,11 @@ class ExtractiveAnswerer:
                     )
                 )
         return out
+
+
+def _in_context(c: _Candidate) -> str:
+    """The sentence as it is embedded: after its article's title, which names the
+    subject a sentence of the article seldom repeats ("Huguenot: Most of the
+    congregations ... affiliated with other Protestant denominations")."""
+    title = (c.hit.passage.title or "").strip()
+    return f"{title}: {c.text}" if title else c.text

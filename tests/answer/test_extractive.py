@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from answer.extractive import ExtractiveAnswerer, ExtractiveSettings
 from index.embedder import Embedder
 from index.models import Passage, SearchHit
@@ -102,3 +104,23 @@ def test_a_sentence_naming_something_said_before_is_quoted_with_it(embedder: Emb
     assert first.quote.startswith("Rural stations in the Veldt network exchange datagrams")
     assert first.quote.endswith("uses this network type.")
     assert article[first.start : first.end] == first.quote
+
+
+def _titled(title: str, text: str, doc_id: str) -> SearchHit:
+    hit = _hit(text, doc_id)
+    return SearchHit(replace(hit.passage, title=title), hit.score)
+
+
+def test_a_sentence_is_read_with_its_articles_title(embedder: Embedder) -> None:
+    # Neither sentence names its subject; only the titles say which is which.
+    hits = [
+        _titled("Harbour Rope Works", "At its peak it employed two hundred workers.", "rope"),
+        _titled("Lindqvist Foundry", "At its peak it employed four hundred workers.", "foundry"),
+    ]
+    question = "How many workers did Lindqvist Foundry employ?"
+    vector = embedder.encode_query(question)
+    answer = ExtractiveAnswerer(embedder).run(question, vector, hits)
+    assert answer.citations[0].doc_id == "foundry"
+    assert answer.citations[0].quote == "At its peak it employed four hundred workers."
+    untitled = ExtractiveAnswerer(embedder, ExtractiveSettings(title_context=False))
+    assert untitled.run(question, vector, hits).citations[0].doc_id == "rope"
