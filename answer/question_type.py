@@ -1,7 +1,9 @@
 """What kind of thing a question asks for, and whether a sentence states one.
 
 "When ...?" wants a date or time, "How many ...?" a number, "Who ...?" a
-person or organisation, "Where ...?" a place. A sentence that is on the topic
+person or organisation, "Where ...?" a place, "What type of plea ...?" a kind
+of plea ("a blind plea": the noun asked about, with a word before it that the
+question does not say). A sentence that is on the topic
 but states nothing of the asked kind beyond what the question already says
 rarely answers it, so the extractive answerer prefers sentences that do.
 """
@@ -13,7 +15,7 @@ from typing import Literal
 
 from index import entities
 
-Kind = Literal["date", "number", "person", "place"]
+Kind = Literal["date", "number", "person", "place", "type"]
 
 _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     (
@@ -56,11 +58,44 @@ _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
 ]
 
 
+# "What type of plea", "which kind of civil disobedience", "the name of the alphabet".
+_TYPE_OF = re.compile(
+    r"\b(?:what|which)\s+(?:is\s+the\s+|are\s+the\s+)?(?:type|kind|sort|form|variety|"
+    r"class|category|name|term)s?\s+(?:of|for)\s+(?:the\s+|a\s+|an\s+)?"
+    r"([a-z][\w-]*(?:\s+[a-z][\w-]*)?)",
+    re.IGNORECASE,
+)
+# Words that end the noun asked about ("what type of plea is ...") or cannot modify it.
+_NOT_NOUN = frozenset(
+    "is are was were be been do does did can could would should will has have had that "
+    "which who whom whose in on at by for from with to of and or as".split()
+)
+_NOT_MODIFIER = frozenset(
+    "a an the this that these those its their his her our your my of in on at by for "
+    "from with to and or as is are was were be some any each every no other such".split()
+)
+
+
+def asked_type(question: str) -> str | None:
+    """The noun a "what type/kind/name of N" question asks about ("plea"), or None."""
+    m = _TYPE_OF.search(question)
+    if m is None:
+        return None
+    words = m.group(1).lower().split()
+    if words[0] in _NOT_NOUN:
+        return None
+    if len(words) > 1 and words[1] in _NOT_NOUN:
+        words = words[:1]
+    return " ".join(words)
+
+
 def question_kind(question: str) -> Kind | None:
     """The kind of answer asked for, or None ("what", "why", "how" ask for anything)."""
     for kind, pattern in _PATTERNS:
         if pattern.search(question):
             return kind
+    if asked_type(question) is not None:
+        return "type"
     return None
 
 
@@ -70,6 +105,16 @@ def states_kind(sentence: str, kind: Kind | None, question: str) -> bool:
         return False
     if kind == "date":
         return bool(entities.dates(sentence) - entities.dates(question))
+    if kind == "type":
+        noun = asked_type(question)
+        if noun is None:
+            return False
+        asked = set(re.findall(r"[\w-]+", question.lower()))
+        for m in re.finditer(r"([\w-]+)\s+" + re.escape(noun) + r"\b", sentence, re.IGNORECASE):
+            word = m.group(1).lower()
+            if word not in _NOT_MODIFIER and word not in asked and not word.isdigit():
+                return True
+        return False
     if kind == "number":
         found = entities.numbers(sentence) - entities.numbers(question)
         return bool(found)

@@ -1,10 +1,10 @@
-"""What a question asks for, and sentences that state it (server/question_type.py)."""
+"""What a question asks for, and sentences that state it (answer/question_type.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from answer.question_type import question_kind, states_kind
+from answer.question_type import asked_type, question_kind, states_kind
 
 
 @pytest.mark.parametrize(
@@ -18,6 +18,8 @@ from answer.question_type import question_kind, states_kind
         ("Which company built the bridge?", "person"),
         ("Where is the stator located?", "place"),
         ("In which country was he born?", "place"),
+        ("What type of plea do some activists enter?", "type"),
+        ("What is the name of the alphabet most often used?", "type"),
         ("What are stators attached to?", None),
         ("Why did Azerbaijan apply?", None),
     ],
@@ -34,3 +36,16 @@ def test_a_sentence_must_state_something_the_question_does_not_already_say() -> 
     assert not states_kind("The plant employs many people.", "number", "How many work there?")
     assert states_kind("It was founded by Jan Kowalski.", "person", "Who founded it?")
     assert not states_kind("anything at all", None, "Why?")
+
+
+def test_a_kind_of_thing_is_the_noun_asked_about_with_a_word_the_question_lacks() -> None:
+    q = "What type of plea is sometimes entered as an act of disobedience?"
+    assert asked_type(q) == "plea"
+    assert states_kind("Some activists have opted to enter a blind plea.", "type", q)
+    # "a plea bargain": the word before the noun is an article, not a kind.
+    assert not states_kind("The prosecution proposes a plea bargain.", "type", q)
+    two = "Which kind of civil disobedience is larger in scale?"
+    assert asked_type(two) == "civil disobedience"
+    assert states_kind("Revolutionary civil disobedience aims higher.", "type", two)
+    assert not states_kind("Some forms of civil disobedience are coercive.", "type", two)
+    assert asked_type("What type is it?") is None
