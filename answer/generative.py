@@ -50,7 +50,13 @@ async def extractive_stream(
 ) -> AsyncIterator[StreamEvent]:
     """The extractive answer, streamed sentence by sentence."""
     answer = await run_in_threadpool(extractive.run, question, vector, hits)
-    answer = replace(answer, fallback_reason=fallback_reason)
+    async for event in answer_events(replace(answer, fallback_reason=fallback_reason)):
+        yield event
+
+
+async def answer_events(answer: Answer) -> AsyncIterator[StreamEvent]:
+    """An extractive answer already made, as stream events: one token per quote
+    (or the abstention), then the whole answer."""
     if answer.abstained:
         yield TokenEvent(answer.answer)
     else:

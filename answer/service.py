@@ -36,7 +36,7 @@ from answer.generative import (
     FinalEvent,
     GenerativeAnswerer,
     StreamEvent,
-    TokenEvent,
+    answer_events,
     extractive_stream,
 )
 from answer.llm import LLMClient, LLMConfig
@@ -89,16 +89,6 @@ def fuse_hits(lists: Sequence[list[SearchHit]], top_k: int) -> list[SearchHit]:
                 best[cid] = hit
     order = sorted(fused, key=lambda c: -fused[c])
     return [best[c] for c in order[:top_k]]
-
-
-async def _events_of(answer: Answer) -> AsyncIterator[StreamEvent]:
-    """An extractive answer already made, streamed as extractive_stream streams it."""
-    if answer.abstained:
-        yield TokenEvent(answer.answer)
-    else:
-        for i, c in enumerate(answer.citations):
-            yield TokenEvent(("" if i == 0 else " ") + f"{c.quote} [{c.n}]")
-    yield FinalEvent(answer)
 
 
 @dataclass(frozen=True)
@@ -436,7 +426,7 @@ class AnswerService:
         )
         if self.generative is None and len(questions) > 1:
             # Extractive answers are whole before they stream: the first that answers.
-            return standalone, _events_of(await self._first_answer(searcher, questions, hits))
+            return standalone, answer_events(await self._first_answer(searcher, questions, hits))
         first = questions[0]
         return standalone, self._stream_from(searcher, first.question, first.vector, hits)
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from answer.extractive import Answer, Citation
+from index.text import split_sentences
 
 Block = dict[str, Any]
 
@@ -61,11 +62,29 @@ def _safe_url(url: str | None) -> str | None:
     return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")
 
 
+def excerpt(quote: str, limit: int = QUOTE_CHARS) -> str:
+    """The quote, or when it is too long its last sentences that fit: a quote grows
+    backwards from the sentence that answers (the subject or the date it needs come
+    before it), so its end is what was asked."""
+    text = " ".join(quote.split())
+    if len(text) <= limit:
+        return text
+    spans = split_sentences(text)
+    start = spans[-1][0] if spans else 0
+    for a, _ in reversed(spans):
+        if len(text) - a + 2 > limit:
+            break
+        start = a
+    if start == 0:
+        return shorten(text, limit)
+    return "… " + shorten(text[start:], limit - 2)
+
+
 def source_line(c: Citation) -> str:
     title = escape(shorten(c.title or c.source or c.doc_id, 120))
     url = _safe_url(c.url)
     label = f"<{url}|{title}>" if url else f"*{title}*"
-    return f"*[{c.n}]* {label} — “{escape(shorten(c.quote, QUOTE_CHARS))}”"
+    return f"*[{c.n}]* {label} — “{escape(excerpt(c.quote))}”"
 
 
 def _text(text: str) -> Block:

@@ -134,3 +134,13 @@ def test_timestamps_compare_exactly() -> None:
     assert not thread_turns(
         messages, before_ts="1700000000.000001", bot_user_id="UBOT", bot_id="B", dm=False
     )
+
+
+def test_a_long_quote_shows_the_sentence_that_answers() -> None:
+    # A quote grows backwards from the answering sentence (the subject it needs comes
+    # before it): cut short, the source line keeps its end, not its start.
+    lead = "Rural stations in the Veldt network exchange datagrams over packet radio links " * 2
+    quote = lead.strip() + ". The Veldt protocol suite uses this network type."
+    _, blocks = answer_message(Answer(f"{quote} [1]", [cite(1, quote)], abstained=False))
+    (line,) = elements(blocks)
+    assert line.endswith("— “… The Veldt protocol suite uses this network type.”")
