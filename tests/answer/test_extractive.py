@@ -124,3 +124,21 @@ def test_a_sentence_is_read_with_its_articles_title(embedder: Embedder) -> None:
     assert answer.citations[0].quote == "At its peak it employed four hundred workers."
     untitled = ExtractiveAnswerer(embedder, ExtractiveSettings(title_context=False))
     assert untitled.run(question, vector, hits).citations[0].doc_id == "rope"
+
+
+def test_a_sentence_without_the_kind_asked_for_counts_for_less(embedder: Embedder) -> None:
+    # Asked "when", the article has no date at all: the answer's score is lowered
+    # (abstention included), so such questions are refused sooner.
+    question = "When did Lindqvist Foundry cast the cathedral bells?"
+    text = "Lindqvist Foundry cast the nine bells of the new cathedral."
+    vector = embedder.encode_query(question)
+    lowered = ExtractiveAnswerer(embedder).run(question, vector, [_hit(text)])
+    plain = ExtractiveAnswerer(embedder, ExtractiveSettings(kind_missing_penalty=0.0))
+    full = plain.run(question, vector, [_hit(text)])
+    assert not full.abstained
+    assert abs(full.confidence - lowered.confidence - 0.04) < 1e-3
+    dated = "In 1908 Lindqvist Foundry cast the nine bells of the new cathedral."
+    # A sentence that states a date is not lowered.
+    assert ExtractiveAnswerer(embedder).run(question, vector, [_hit(dated)]).confidence == (
+        plain.run(question, vector, [_hit(dated)]).confidence
+    )

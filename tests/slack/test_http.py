@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from slackbot.blocks import ABSTAINED, escape
+from index.text import split_sentences
+from slackbot.blocks import ABSTAINED, QUOTE_CHARS, escape
 from slackbot.bot import NOT_HERE
 from tests.slack.conftest import (
     ALLOWED_CHANNEL,
@@ -119,11 +120,14 @@ def test_mention_is_answered_in_its_thread_with_the_citation(
     # the same answer the API gives for the same question
     api = httpx.post(f"{citeline_url}/v1/ask", json={"question": QUESTION}, timeout=30).json()
     assert section == escape(api["answer"])
-    # Each source line: its number, the article, and the start of the quote it cites
-    # (a quote of two sentences is shortened there; the section holds it whole).
+    # Each source line: its number, the article, and the quote it cites; a quote too
+    # long for the line keeps its last sentence, the one that answers (the section
+    # holds it whole).
     sources = texts(blocks, "context")
-    quote_start = escape(" ".join(api["citations"][0]["quote"].split())[:60])
-    assert any(s.startswith("*[1]*") and quote_start in s for s in sources), sources
+    quote = " ".join(api["citations"][0]["quote"].split())
+    last = quote[split_sentences(quote)[-1][0] :]
+    shown = escape(last[:60]) if len(quote) > QUOTE_CHARS else escape(quote[:60])
+    assert any(s.startswith("*[1]*") and shown in s for s in sources), sources
     assert any("Azerbaijan" in s for s in sources)
 
 
