@@ -129,7 +129,8 @@ class ExtractiveAnswerer:
             + s.novel_weight * np.array([c.novel for c in candidates], dtype=np.float32)
         )
         order = np.argsort(-rank, kind="stable")
-        if question_kind(question) is not None:
+        kind = question_kind(question)
+        if kind is not None:
             stated = np.array([c.kind for c in candidates], dtype=bool)
             scores = scores - s.kind_missing_penalty * ~stated
         best = float(scores.max())
@@ -152,7 +153,6 @@ class ExtractiveAnswerer:
                 continue  # the first already states what was asked
             chosen.append(int(i))
             length += len(candidates[i].text)
-        kind = question_kind(question)
         spans = with_context(
             [self._span(candidates[i], float(scores[i])) for i in chosen],
             kind,

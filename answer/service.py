@@ -320,11 +320,7 @@ class AnswerService:
         return await self._answer_from(searcher, question, vector, hits)
 
     async def _answer_from(
-        self,
-        searcher: Searcher,
-        question: str,
-        vector: np.ndarray,
-        hits: list[SearchHit],
+        self, searcher: Searcher, question: str, vector: np.ndarray, hits: list[SearchHit]
     ) -> Answer:
         started = time.perf_counter()
         if self.generative is None:
