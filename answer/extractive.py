@@ -24,7 +24,7 @@ import numpy as np
 
 from answer.injection import addresses_an_assistant
 from answer.models import Answer, Citation
-from answer.question_type import question_kind, states_kind
+from answer.question_type import Kind, question_kind, states_kind
 from answer.sentence_context import with_context
 from index import normalize
 from index.embedder import Embedder
@@ -110,7 +110,8 @@ class ExtractiveAnswerer:
 
     def run(self, question: str, query_vector: np.ndarray, hits: list[SearchHit]) -> Answer:
         s = self.settings
-        candidates = self._candidates(question, hits)
+        kind = question_kind(question)
+        candidates = self._candidates(question, hits, kind)
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
@@ -129,7 +130,6 @@ class ExtractiveAnswerer:
             + s.novel_weight * np.array([c.novel for c in candidates], dtype=np.float32)
         )
         order = np.argsort(-rank, kind="stable")
-        kind = question_kind(question)
         if kind is not None:
             stated = np.array([c.kind for c in candidates], dtype=bool)
             scores = scores - s.kind_missing_penalty * ~stated
@@ -191,12 +191,13 @@ class ExtractiveAnswerer:
                 start = c.lead
         return (c.hit, start, c.end, score)
 
-    def _candidates(self, question: str, hits: list[SearchHit]) -> list[_Candidate]:
+    def _candidates(
+        self, question: str, hits: list[SearchHit], kind: Kind | None
+    ) -> list[_Candidate]:
         terms = normalize.content_term_list(question)
         weights = self.weights(terms) if self.weights is not None and terms else {}
         weight = {t: weights.get(t, 1.0) for t in terms}
         total = sum(weight.values())
-        kind = question_kind(question)
         asked = set(terms)
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
