@@ -30,7 +30,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from answer.citations import CitationVerifier
-from answer.condense import Condenser, Turn, as_messages, has_own_subject, refers_back
+from answer.condense import Condenser, Turn, as_messages
 from answer.extractive import ExtractiveAnswerer
 from answer.generative import (
     FinalEvent,
@@ -42,6 +42,7 @@ from answer.generative import (
 from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
+from answer.readings import Reading, follow_up_readings
 from answer.searcher import Searcher, checker
 from index.embedder import Embedder, EmbedderConfig
 from index.library import Library
@@ -89,15 +90,6 @@ def fuse_hits(lists: Sequence[list[SearchHit]], top_k: int) -> list[SearchHit]:
                 best[cid] = hit
     order = sorted(fused, key=lambda c: -fused[c])
     return [best[c] for c in order[:top_k]]
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One way to read a follow-up: the question whose words pick the sentences, and
-    the vector they are compared with in meaning."""
-
-    question: str
-    vector: np.ndarray
 
 
 class NoIndex(IndexUnavailable):
@@ -347,10 +339,9 @@ class AnswerService:
         or a follow-up whose own words already say what it asks): rather than bet on
         it, both it and the raw follow-up retrieve and the passage lists are fused
         (both lists whole for the extractive answerer, which picks sentences among
-        them; ``top_k`` for an LLM's prompt). The raw words pick the sentences first,
-        unless they only point back ("When was it signed?"); the other form answers
-        when the first finds nothing. With an LLM condenser its rewrite answers, over
-        the fused passages."""
+        them; ``top_k`` for an LLM's prompt). answer.readings orders the readings;
+        the next answers when the first finds nothing. With an LLM condenser its
+        rewrite answers, over the fused passages."""
         searcher = self.current()
         raw = " ".join(messages[-1]["content"].split())
         standalone = await self.condense(messages)
@@ -366,19 +357,7 @@ class AnswerService:
             return standalone, searcher, [condensed], fuse_hits([raw_hits, hits], k)
         # Both readings' passages are kept: the sentence scoring picks among them.
         fused = fuse_hits([raw_hits, hits], 2 * k)
-        if refers_back(raw) and not has_own_subject(raw):
-            return standalone, searcher, [condensed, Reading(raw, raw_vector)], fused
-        # The raw words lead. A follow-up whose words cannot say what it is about
-        # ("How do I file an order?" after a question on restraining orders) is
-        # compared in meaning with both readings. (Carried words counted as words
-        # outweighed the follow-up's own on convqa-dev: "Value" after "renting or
-        # buying" quoted a renting-vs-buying list.)
-        if has_own_subject(raw):
-            lead_vector = raw_vector
-        else:
-            blend = raw_vector + vector
-            lead_vector = blend / (np.linalg.norm(blend) or 1.0)
-        return standalone, searcher, [Reading(raw, lead_vector), condensed], fused
+        return standalone, searcher, follow_up_readings(Reading(raw, raw_vector), condensed), fused
 
     async def _first_answer(
         self,

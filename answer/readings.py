@@ -1,0 +1,55 @@
+"""Which readings of a follow-up answer it, in which order.
+
+A follow-up has two readings: its raw words and the standalone form the
+condenser made of it (answer.condense). Neither is safe alone: the condensed
+form drags the old subject into a topic switch ("What about BRICS?"), the raw
+one cannot say what "When was it signed?" is about. The answer service
+retrieves with both, fuses the passages, and tries the readings in the order
+chosen here; the next one answers when the first abstains.
+
+Pure: texts and vectors in, readings out, no index needed to test it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from answer.condense import has_own_subject, refers_back
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way to read a follow-up: the question whose words pick the sentences, and
+    the vector they are compared with in meaning."""
+
+    question: str
+    vector: np.ndarray
+
+
+def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
+    """The readings to answer with, best first.
+
+    - Words that only point back ("When was it signed?"): the condensed form leads.
+    - Words with a subject of their own ("What about BRICS?", "Why does it matter
+      for Russia?"): the raw reading leads with its own vector.
+    - Words that say neither ("How do I file an order?" after a question on
+      restraining orders): the raw words pick the sentences, compared in meaning with
+      the mean of both vectors, so the conversation's subject counts without its
+      words outweighing the follow-up's own. (Carried words counted as words did
+      outweigh them on convqa-dev: "Value" after "renting or buying" quoted a
+      renting-vs-buying list.)
+    """
+    if raw.question == condensed.question:
+        return [condensed]
+    own_subject = has_own_subject(raw.question)
+    if refers_back(raw.question) and not own_subject:
+        return [condensed, raw]
+    if own_subject:
+        return [raw, condensed]
+    blend = np.asarray(raw.vector, dtype=np.float32) + np.asarray(
+        condensed.vector, dtype=np.float32
+    )
+    norm = float(np.linalg.norm(blend))
+    return [Reading(raw.question, blend / norm if norm else blend), condensed]

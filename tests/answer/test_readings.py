@@ -1,0 +1,58 @@
+"""The order in which a follow-up's two readings answer it (answer.readings).
+
+Pure function over texts and vectors: the vectors here are small hand-made unit
+vectors, since only their direction matters to the choice; tests/answer/
+test_follow_ups.py checks the same choices end to end with the real model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from answer.readings import Reading, follow_up_readings
+
+
+def unit(*xs: float) -> np.ndarray:
+    v = np.asarray(xs, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+RAW = unit(1, 0, 0)
+CONDENSED = unit(0, 1, 0)
+
+
+def test_a_follow_up_that_only_points_back_is_answered_condensed_first() -> None:
+    condensed = Reading("Gazprom SOCAR sign: When was it signed?", CONDENSED)
+    got = follow_up_readings(Reading("When was it signed?", RAW), condensed)
+    assert [r.question for r in got] == [condensed.question, "When was it signed?"]
+    assert got[1].vector is RAW
+
+
+def test_a_topic_switch_leads_with_its_own_words_and_vector() -> None:
+    raw = Reading("What about BRICS?", RAW)
+    got = follow_up_readings(raw, Reading("Gazprom SOCAR sign: BRICS?", CONDENSED))
+    assert got[0] is raw
+    assert got[1].question == "Gazprom SOCAR sign: BRICS?"
+
+
+def test_words_that_say_neither_are_compared_with_both_meanings() -> None:
+    raw = Reading("How do I file an order?", RAW)
+    condensed = Reading("restraining order: How do I file an order?", CONDENSED)
+    lead, second = follow_up_readings(raw, condensed)
+    assert lead.question == raw.question
+    assert second is condensed
+    assert np.isclose(np.linalg.norm(lead.vector), 1.0)
+    # Halfway between the two: as close to the follow-up as to the conversation.
+    assert np.isclose(float(lead.vector @ RAW), float(lead.vector @ CONDENSED))
+    assert float(lead.vector @ RAW) > 0.7
+
+
+def test_a_question_the_condenser_left_alone_has_one_reading() -> None:
+    same = Reading("What did Gazprom and SOCAR sign?", CONDENSED)
+    got = follow_up_readings(Reading(same.question, RAW), same)
+    assert len(got) == 1 and got[0] is same
+
+
+def test_opposite_vectors_do_not_divide_by_zero() -> None:
+    raw = Reading("How do I file an order?", RAW)
+    lead, _ = follow_up_readings(raw, Reading("order: How do I file an order?", -RAW))
+    assert np.all(np.isfinite(lead.vector))
