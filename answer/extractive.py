@@ -24,7 +24,7 @@ import numpy as np
 
 from answer.injection import addresses_an_assistant
 from answer.models import Answer, Citation
-from answer.question_type import Kind, question_kind, states_kind
+from answer.question_type import AskedFor
 from answer.sentence_context import with_context
 from index import normalize
 from index.embedder import Embedder
@@ -110,8 +110,9 @@ class ExtractiveAnswerer:
 
     def run(self, question: str, query_vector: np.ndarray, hits: list[SearchHit]) -> Answer:
         s = self.settings
-        kind = question_kind(question)
-        candidates = self._candidates(question, hits, kind)
+        asked = AskedFor.of(question)
+        kind = asked.kind
+        candidates = self._candidates(question, hits, asked)
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
@@ -192,7 +193,7 @@ class ExtractiveAnswerer:
         return (c.hit, start, c.end, score)
 
     def _candidates(
-        self, question: str, hits: list[SearchHit], kind: Kind | None
+        self, question: str, hits: list[SearchHit], asked_for: AskedFor
     ) -> list[_Candidate]:
         terms = normalize.content_term_list(question)
         weights = self.weights(terms) if self.weights is not None and terms else {}
@@ -237,7 +238,7 @@ class ExtractiveAnswerer:
                         p.start + b,
                         text,
                         (1 - share) * alone + share * together,
-                        states_kind(text, kind, question),
+                        asked_for.stated_by(text),
                         min(1.0, len(have - asked) / self.settings.novel_words),
                         lead,
                     )

@@ -11,6 +11,7 @@ rarely answers it, so the extractive answerer prefers sentences that do.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from index import entities
@@ -99,31 +100,68 @@ def question_kind(question: str) -> Kind | None:
     return None
 
 
+@dataclass(frozen=True)
+class AskedFor:
+    """What one question asks for, read once, checked against many sentences."""
+
+    kind: Kind | None
+    question: str
+    noun: str | None = None  # for "type": the noun asked about
+    dates: frozenset[str] = frozenset()
+    numbers: frozenset[str] = frozenset()
+    # The question's words and names: a sentence must say something beyond them.
+    said: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, question: str, kind: Kind | None = None) -> AskedFor:
+        """``kind`` given overrides the one read from the question (sentence_context
+        asks whether a sentence holds a date whatever the question's kind)."""
+        kind = kind if kind is not None else question_kind(question)
+        if kind == "date":
+            return cls(kind, question, dates=frozenset(entities.dates(question)))
+        if kind == "number":
+            return cls(kind, question, numbers=frozenset(entities.numbers(question)))
+        if kind == "type":
+            words = frozenset(re.findall(r"[\w-]+", question.lower()))
+            return cls(kind, question, noun=asked_type(question), said=words)
+        if kind in ("person", "place"):
+            said = frozenset(entities.names(question)) | frozenset(
+                re.findall(r"\w+", question.lower())
+            )
+            return cls(kind, question, said=said)
+        return cls(None, question)
+
+    def stated_by(self, sentence: str) -> bool:
+        """True when ``sentence`` states something of the kind asked that the question
+        does not already say."""
+        kind = self.kind
+        if kind is None:
+            return False
+        if kind == "date":
+            return bool(entities.dates(sentence) - self.dates)
+        if kind == "number":
+            return bool(entities.numbers(sentence) - self.numbers)
+        if kind == "type":
+            if self.noun is None:
+                return False
+            pattern = r"([\w-]+)\s+" + re.escape(self.noun) + r"\b"
+            for m in re.finditer(pattern, sentence, re.IGNORECASE):
+                word = m.group(1).lower()
+                if word not in _NOT_MODIFIER and word not in self.said and not word.isdigit():
+                    return True
+            return False
+        if kind == "person":
+            return bool(entities.names(sentence) - self.said)
+        # place
+        if entities.has_place(sentence):
+            return bool(entities.names(sentence) - self.said) or bool(
+                re.search(r"\b(?:located|headquartered|based|situated)\b", sentence, re.IGNORECASE)
+            )
+        return False
+
+
 def states_kind(sentence: str, kind: Kind | None, question: str) -> bool:
     """True when ``sentence`` states something of ``kind`` the question does not already say."""
     if kind is None:
         return False
-    if kind == "date":
-        return bool(entities.dates(sentence) - entities.dates(question))
-    if kind == "type":
-        noun = asked_type(question)
-        if noun is None:
-            return False
-        asked = set(re.findall(r"[\w-]+", question.lower()))
-        for m in re.finditer(r"([\w-]+)\s+" + re.escape(noun) + r"\b", sentence, re.IGNORECASE):
-            word = m.group(1).lower()
-            if word not in _NOT_MODIFIER and word not in asked and not word.isdigit():
-                return True
-        return False
-    if kind == "number":
-        found = entities.numbers(sentence) - entities.numbers(question)
-        return bool(found)
-    asked = entities.names(question) | set(re.findall(r"\w+", question.lower()))
-    if kind == "person":
-        return bool(entities.names(sentence) - asked)
-    # place
-    if entities.has_place(sentence):
-        return bool(entities.names(sentence) - asked) or bool(
-            re.search(r"\b(?:located|headquartered|based|situated)\b", sentence, re.IGNORECASE)
-        )
-    return False
+    return AskedFor.of(question, kind).stated_by(sentence)

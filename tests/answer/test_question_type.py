@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from answer.question_type import asked_type, question_kind, states_kind
+from answer.question_type import AskedFor, asked_type, question_kind, states_kind
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,29 @@ def test_a_kind_of_thing_is_the_noun_asked_about_with_a_word_the_question_lacks(
     assert states_kind("Revolutionary civil disobedience aims higher.", "type", two)
     assert not states_kind("Some forms of civil disobedience are coercive.", "type", two)
     assert asked_type("What type is it?") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "stated"),
+    [
+        ("When did Putin visit Baku?", "On 19 August, Putin arrived in Baku.", True),
+        ("When did Putin visit Baku in August?", "Putin visited Baku in August.", False),
+        ("How many people work there?", "The plant employs 4,000 people.", True),
+        ("How many people work there?", "The plant employs many people.", False),
+        ("Who founded it?", "It was founded by Jan Kowalski.", True),
+        ("Who founded Kowalski Steel?", "Kowalski Steel was founded long ago.", False),
+        ("What type of plea is sometimes taken?", "Some activists enter a blind plea.", True),
+        (
+            "What type of plea bargain is offered?",
+            "The prosecution proposes a plea bargain.",
+            False,
+        ),
+        ("Why did it happen?", "On 19 August it happened.", False),
+    ],
+)
+def test_a_question_read_once_checks_each_sentence(
+    question: str, sentence: str, stated: bool
+) -> None:
+    asked = AskedFor.of(question)
+    assert asked.kind == question_kind(question)
+    assert asked.stated_by(sentence) is stated
