@@ -239,6 +239,36 @@ def test_stop_mid_stream_with_a_real_llm(open_page: OpenPage, llm_page_server: s
     assert all("ERR_ABORTED" in e or "net::" in e for e in s.errors), s.errors
 
 
+def test_a_finished_real_llm_answer_names_its_model(
+    open_page: OpenPage, llm_page_server: str
+) -> None:
+    """The real LLM (SmolLM2 on llama.cpp) answers to the end: the label names the
+    configured model, every sentence of the answer is either cited or marked
+    unsupported, and the chips open the quoted source."""
+    s = open_page(base_url=llm_page_server)
+    page = s.page
+    box = page.locator("#question")
+    box.fill(GAZPROM)
+    box.press("Enter")
+    card = page.locator("#log article.answer").first
+    expect(card).to_have_attribute("data-state", "answered", timeout=240_000)
+    expect(card.locator(".answer-label")).to_have_text(
+        "Written by smollm2, checked against the quotes"
+    )
+    text = card.locator(".answer-text")
+    assert text.inner_text().strip()
+    chips = text.locator("button.chip")
+    marked = text.locator("[data-unsupported]")
+    # SmolLM2 invents freely: its answer may cite or not, but nothing goes unjudged.
+    assert chips.count() + marked.count() >= 1
+    if chips.count():
+        chips.first.click()
+        expect(page.locator("#source-panel")).to_be_visible()
+    page.wait_for_timeout(300)
+    s.shot("35-llm-finished")
+    assert not s.errors, s.errors
+
+
 def test_stop_keeps_the_partial_answer_and_ignores_the_rest(
     open_page: OpenPage, relay: HoldingRelay
 ) -> None:
