@@ -62,6 +62,13 @@ def names(text: str) -> set[str]:
     }
 
 
+def _layout(between: str) -> str:
+    """What separates two sentences of the answer: a paragraph break, a line break
+    or a space."""
+    breaks = between.count("\n")
+    return "\n\n" if breaks >= 2 else "\n" if breaks else " "
+
+
 def is_abstention(text: str, phrase: str) -> bool:
     norm = re.sub(r"\W+", " ", text).strip().lower()
     return re.sub(r"\W+", " ", phrase).strip().lower() in norm
@@ -76,7 +83,7 @@ class CitationVerifier:
         s = self.settings
         sentences = self._sentences(text)
         spans = self._spans(sources)
-        claims = [_PLACEHOLDER.sub("", _MARKER.sub("", sent)).strip() for sent, _ in sentences]
+        claims = [_PLACEHOLDER.sub("", _MARKER.sub("", sent)).strip() for sent, _, _ in sentences]
         if spans and claims:
             claim_vecs = self.embedder.encode(claims)
             span_vecs = self.embedder.encode([sp.text for sp in spans])
@@ -90,7 +97,14 @@ class CitationVerifier:
         supported_sources: set[int] = set()
         out_sentences: list[SentenceSupport] = []
         parts: list[str] = []
-        for i, ((_, cited), claim) in enumerate(zip(sentences, claims, strict=True)):
+        said: set[str] = set()
+        for i, ((_, cited, gap), claim) in enumerate(zip(sentences, claims, strict=True)):
+            # Small models loop ("This shift is driven by ... [4]" twice): a claim
+            # already made is dropped, not shown and judged twice.
+            key = " ".join(claim.lower().split())
+            if len(claim) >= s.min_claim_chars and key in said:
+                continue
+            said.add(key)
             valid = [n for n in dict.fromkeys(cited) if 1 <= n <= len(sources)]
             terms = content_terms(claim)
             claim_names = names(claim)
@@ -121,7 +135,7 @@ class CitationVerifier:
                 if scores[j] >= s.supported_at and j in backed:
                     supported_sources.add(n)
             clean = claim + "".join(f" [{n}]" for n in valid)
-            parts.append(clean)
+            parts.append((gap if parts else "") + clean)
             if is_claim:
                 out_sentences.append(
                     SentenceSupport(clean, valid, bool(valid) and supported, round(best, 4))
@@ -149,7 +163,7 @@ class CitationVerifier:
             )
         confidence = max((x.score for x in out_sentences), default=0.0)
         return Answer(
-            " ".join(parts),
+            "".join(parts),
             citations,
             False,
             confidence,
@@ -171,17 +185,21 @@ class CitationVerifier:
         return cosine + s.lexical_weight * overlap - s.missing_name_penalty * missing
 
     @staticmethod
-    def _sentences(text: str) -> list[tuple[str, list[int]]]:
-        """Sentences of the answer with the markers they carry; a run of markers
-        split off after a full stop belongs to the sentence before it."""
-        merged: list[str] = []
+    def _sentences(text: str) -> list[tuple[str, list[int], str]]:
+        """Sentences of the answer with the markers they carry and the layout before
+        each (a space, or the line or paragraph breaks of the model's Markdown, so
+        that lists and paragraphs survive); a run of markers split off after a full
+        stop belongs to the sentence before it."""
+        merged: list[list[str]] = []
+        end = 0
         for a, b in split_sentences(text):
             piece = text[a:b]
             if merged and _ONLY_MARKERS.match(piece):
-                merged[-1] = merged[-1] + " " + piece.strip()
+                merged[-1][0] = merged[-1][0] + " " + piece.strip()
             else:
-                merged.append(piece)
-        return [(m, [int(x) for x in _MARKER.findall(m)]) for m in merged]
+                merged.append([piece, _layout(text[end:a])])
+            end = b
+        return [(m, [int(x) for x in _MARKER.findall(m)], gap) for m, gap in merged]
 
     @staticmethod
     def _spans(sources: Sequence[SearchHit]) -> list[_Span]:

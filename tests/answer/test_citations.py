@@ -57,6 +57,37 @@ def test_an_uncited_supported_claim_gets_its_source(
     assert answer.answer.endswith(f"[{answer.citations[0].n}]")
 
 
+def test_the_models_paragraphs_and_lists_survive_verification(
+    hits: list[SearchHit], embedder: Embedder
+) -> None:
+    """The page renders an LLM answer as Markdown: the verifier rebuilds the text
+    sentence by sentence and must keep the line and paragraph breaks between them."""
+    text = (
+        "Gazprom and SOCAR signed an extensive strategic partnership [1].\n\n"
+        "The visit covered:\n\n"
+        "- a strategic partnership between Gazprom and SOCAR [1]\n"
+        "- the North-South transport corridor [1]"
+    )
+    answer = CitationVerifier(embedder).run(text, hits)
+    assert answer.answer == (
+        "Gazprom and SOCAR signed an extensive strategic partnership. [1]\n\n"
+        "The visit covered:\n\n"
+        "- a strategic partnership between Gazprom and SOCAR [1]\n"
+        "- the North-South transport corridor [1]"
+    )
+    assert [s.text for s in answer.sentences][-2:] == answer.answer.splitlines()[-2:]
+
+
+def test_a_sentence_the_model_repeats_is_kept_once(
+    hits: list[SearchHit], embedder: Embedder
+) -> None:
+    claim = "Gazprom and SOCAR signed an extensive strategic partnership. [1]"
+    other = "The deal was signed in Baku. [1]"
+    answer = CitationVerifier(embedder).run(f"{claim} {other} {claim}", hits)
+    assert answer.answer == f"{claim} {other}"
+    assert [s.text for s in answer.sentences] == [claim, other]
+
+
 def test_abstention_phrase_is_recognised() -> None:
     phrase = "I cannot find the answer in the provided sources."
     assert is_abstention("I cannot find the answer in the provided sources", phrase)
