@@ -113,8 +113,9 @@ class GenerativeAnswerer:
                 return
             yield ErrorEvent(f"the answer was cut off: {exc}")
         text = "".join(pieces).strip()
+        model = self.client.config.model
         if is_abstention(text, self.abstain_phrase):
-            yield FinalEvent(Answer(text, [], True, answerer="llm"))
+            yield FinalEvent(Answer(text, [], True, answerer="llm", model=model))
             return
         answer = await run_in_threadpool(self.verifier.run, text, prompt.sources)
-        yield FinalEvent(answer)
+        yield FinalEvent(replace(answer, model=model))

@@ -41,5 +41,7 @@ class Answer:
     # Score of the best supporting sentence (cosine + weighted term overlap).
     confidence: float = 0.0
     answerer: str = "extractive"
+    # The LLM that wrote it (answerer "llm"), as configured; None for quotes.
+    model: str | None = None
     fallback_reason: str | None = None
     sentences: list[SentenceSupport] = field(default_factory=list)

@@ -91,6 +91,40 @@ def _text(text: str) -> Block:
     return {"type": "mrkdwn", "text": text}
 
 
+# The chat page's words (server/static/app.js) for a generated answer.
+WRITTEN_BY = "Written by {model}, checked against the quotes"
+UNSUPPORTED_MARK = " :warning: _no quote backs this_"
+
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.MULTILINE)
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+def mrkdwn(markdown: str) -> str:
+    """A model's Markdown as Slack's mrkdwn (bold is one star there, lists have no
+    syntax); run on escaped text, so it adds markup the model asked for and nothing
+    the text could smuggle in."""
+    text = _HEADING.sub(lambda m: f"*{m.group(1)}*", markdown)
+    text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
+    return _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", text)
+
+
+def _generated_text(answer: Answer) -> str:
+    """An LLM answer as mrkdwn, each sentence no quote backs flagged after it."""
+    text = answer.answer.replace(_FLAG, "")
+    at = 0
+    for sentence in answer.sentences:
+        found = text.find(sentence.text, at) if not sentence.supported else -1
+        if found >= 0:
+            at = found + len(sentence.text)
+            text = text[:at] + _FLAG + text[at:]
+    return mrkdwn(escape(text)).replace(_FLAG, UNSUPPORTED_MARK)
+
+
+# Where a flag goes, placed before the text is converted (a private-use character).
+_FLAG = "\ue000"
+
+
 def answer_message(
     answer: Answer,
     *,
@@ -124,9 +158,12 @@ def answer_message(
     if answer.abstained or not answer.citations:
         blocks.append({"type": "section", "text": _text(f":grey_question: {ABSTAINED}")})
         return ABSTAINED, blocks
-    blocks.append(
-        {"type": "section", "text": _text(escape(clip(answer.answer, SECTION_CHARS - 50)))}
-    )
+    generated = answer.answerer == "llm"
+    body = _generated_text(answer) if generated else escape(answer.answer)
+    blocks.append({"type": "section", "text": _text(clip(body, SECTION_CHARS - 50))})
+    if generated:
+        label = WRITTEN_BY.format(model=answer.model or "the language model")
+        blocks.append({"type": "context", "elements": [_text(f"_{escape(label)}_")]})
     lines = [_text(source_line(c)) for c in answer.citations]
     for i in range(0, len(lines), CONTEXT_ELEMENTS):
         blocks.append({"type": "context", "elements": lines[i : i + CONTEXT_ELEMENTS]})

@@ -24,7 +24,7 @@ from sse_starlette import EventSourceResponse
 from answer.generative import ErrorEvent, FinalEvent, StreamEvent, TokenEvent
 from answer.models import Answer
 from server.access import covered
-from server.deps import AnswerSvc, AppSettings, LengthLimit, Served
+from server.deps import AnswerSvc, LengthLimit, Served
 from server.schemas import (
     ACCESS_ERRORS,
     AskRequest,
@@ -39,19 +39,15 @@ router = APIRouter(prefix="/v1", tags=["answers"], responses={422: {"model": Err
 STREAM_DOC = {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream"}
 
 
-def answer_body(answer: Answer, llm_model: str | None = None) -> dict[str, Any]:
-    """The JSON shape of an answer: AskResponse's fields. ``llm_model``: the configured
-    model's name, reported as ``model`` when the LLM wrote this answer."""
+def answer_body(answer: Answer) -> dict[str, Any]:
+    """The JSON shape of an answer: AskResponse's fields (``model``: the LLM that
+    wrote it, None for quotes)."""
     data = asdict(answer)
     for c in data["citations"]:
         c.pop("score", None)
     data.pop("confidence", None)
-    data["model"] = llm_model if answer.answerer == "llm" else None
+    data["model"] = answer.model if answer.answerer == "llm" else None
     return data
-
-
-def llm_model(settings: AppSettings) -> str | None:
-    return settings.llm.model if settings.llm.base_url else None
 
 
 def _sse(event: str, data: dict[str, Any]) -> dict[str, str]:
@@ -61,7 +57,6 @@ def _sse(event: str, data: dict[str, Any]) -> dict[str, str]:
 async def sse_events(
     events: AsyncIterator[StreamEvent],
     extra: dict[str, Any] | None = None,
-    model: str | None = None,
 ) -> AsyncIterator[dict[str, str]]:
     """StreamEvents as SSE; any failure becomes an ``error`` event, never a cut connection."""
     try:
@@ -69,7 +64,7 @@ async def sse_events(
             if isinstance(event, TokenEvent):
                 yield _sse("token", {"text": event.text})
             elif isinstance(event, FinalEvent):
-                yield _sse("citations", {**answer_body(event.answer, model), **(extra or {})})
+                yield _sse("citations", {**answer_body(event.answer), **(extra or {})})
             elif isinstance(event, ErrorEvent):
                 yield _sse("error", {"error": event.message})
     except Exception as exc:  # the client must hear about it, whatever it was
@@ -89,16 +84,15 @@ async def ask(
     served: Served,
     answers: AnswerSvc,
     limit: LengthLimit,
-    settings: AppSettings,
     request: Request,
 ) -> Any:
     limit(body.question)
     cols = covered(request, served, body.collections)
     if body.stream:
         events = answers.stream(body.question, body.top_k, body.mode, cols)
-        return EventSourceResponse(sse_events(events, model=llm_model(settings)), ping=15)
+        return EventSourceResponse(sse_events(events), ping=15)
     answer = await answers.ask(body.question, body.top_k, body.mode, cols)
-    return answer_body(answer, llm_model(settings))
+    return answer_body(answer)
 
 
 @router.post(
@@ -112,7 +106,6 @@ async def chat(
     served: Served,
     answers: AnswerSvc,
     limit: LengthLimit,
-    settings: AppSettings,
     request: Request,
 ) -> Any:
     limit(body.messages[-1].content)
@@ -126,10 +119,10 @@ async def chat(
 
         async def events() -> AsyncIterator[dict[str, str]]:
             yield _sse("question", extra)
-            async for e in sse_events(stream, extra, llm_model(settings)):
+            async for e in sse_events(stream, extra):
                 yield e
 
         return EventSourceResponse(events(), ping=15)
     question, answer = await answers.chat(messages, body.top_k, body.mode, cols)
     limit(question, "the condensed question")
-    return {**answer_body(answer, llm_model(settings)), "condensed_question": question}
+    return {**answer_body(answer), "condensed_question": question}

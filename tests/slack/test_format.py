@@ -144,3 +144,46 @@ def test_a_long_quote_shows_the_sentence_that_answers() -> None:
     _, blocks = answer_message(Answer(f"{quote} [1]", [cite(1, quote)], abstained=False))
     (line,) = elements(blocks)
     assert line.endswith("— “… The Veldt protocol suite uses this network type.”")
+
+
+def test_an_llm_answer_is_labelled_converted_and_its_unsupported_sentences_flagged() -> None:
+    from answer.models import SentenceSupport
+
+    text = (
+        "## The deal\n\nGazprom and SOCAR signed a **strategic partnership** [1].\n\n"
+        "- It moves a pipeline to Russia.\n- It covers gas [1]."
+    )
+    answer = Answer(
+        text,
+        [cite(1, "Gazprom and SOCAR signed a strategic partnership. It covers gas.")],
+        False,
+        answerer="llm",
+        model="qwen2.5-0.5b",
+        sentences=[
+            SentenceSupport(
+                "Gazprom and SOCAR signed a **strategic partnership** [1].", [1], True, 0.9
+            ),
+            SentenceSupport("- It moves a pipeline to Russia.", [], False, 0.2),
+            SentenceSupport("- It covers gas [1].", [1], True, 0.9),
+        ],
+    )
+    _, blocks = answer_message(answer)
+    assert blocks[0]["text"]["text"] == (
+        "*The deal*\n\nGazprom and SOCAR signed a *strategic partnership* [1].\n\n"
+        "• It moves a pipeline to Russia. :warning: _no quote backs this_\n• It covers gas [1]."
+    )
+    assert elements(blocks)[0] == "_Written by qwen2.5-0.5b, checked against the quotes_"
+    assert elements(blocks)[1].startswith("*[1]*")
+
+
+def test_an_llm_answer_cannot_smuggle_markup_through_the_conversion() -> None:
+    answer = Answer(
+        "**<!channel>** and \ue000 <https://evil.example|x> [1]",
+        [cite(1, "q")],
+        False,
+        answerer="llm",
+    )
+    _, blocks = answer_message(answer)
+    body = blocks[0]["text"]["text"]
+    assert body == "*&lt;!channel&gt;* and  &lt;https://evil.example|x&gt; [1]"
+    assert elements(blocks)[0] == "_Written by the language model, checked against the quotes_"

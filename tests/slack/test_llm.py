@@ -122,6 +122,8 @@ def test_a_mention_and_its_thread_follow_up_are_answered_by_the_llm(
         blocks = call.params["blocks"]
         assert texts(blocks, "section") and FAILED not in call.params["text"]
         assert not any("could not be used" in t for t in texts(blocks, "context"))
+        # Labelled as the page labels it, with the configured model's name.
+        assert "_Written by smollm2, checked against the quotes_" in texts(blocks, "context")
 
         # A follow-up in the thread: condensed by the LLM with the thread's earlier
         # messages (as /v1/chat does), then answered by it.
