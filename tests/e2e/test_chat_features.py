@@ -203,14 +203,20 @@ def test_understood_as_can_be_corrected_and_is_re_asked_standalone(open_page: Op
 # ---------------------------------------------------------------- stop, regenerate, edit
 
 
+def send(s: Session, question: str) -> Locator:
+    """Type a question and press Enter; the first answer card, not waited for (a real
+    LLM takes its time, a held stream never settles)."""
+    box = s.page.locator("#question")
+    box.fill(question)
+    box.press("Enter")
+    return s.page.locator("#log article.answer").first
+
+
 def test_stop_mid_stream_with_a_real_llm(open_page: OpenPage, llm_page_server: str) -> None:
     """A real LLM (SmolLM2 on llama.cpp) writes slowly enough to be stopped part-way."""
     s = open_page(base_url=llm_page_server)
     page = s.page
-    box = page.locator("#question")
-    box.fill(GAZPROM)
-    box.press("Enter")
-    card = page.locator("#log article.answer").first
+    card = send(s, GAZPROM)
     expect(card).to_have_attribute("data-state", "streaming", timeout=120_000)
     stop = page.get_by_role("button", name="Stop")
     expect(stop).to_be_visible()
@@ -232,8 +238,8 @@ def test_stop_mid_stream_with_a_real_llm(open_page: OpenPage, llm_page_server: s
     assert card.locator(".answer-text").inner_text() == partial
     s.shot("24-llm-stopped")
 
-    # Regenerate is offered (it is exercised on the extractive server below: a second
-    # answer from this model would take minutes on a shared machine).
+    # Regenerate is offered (exercised on the extractive server below; a finished
+    # answer from this model is the next test's).
     expect(card.get_by_role("button", name="Regenerate")).to_be_visible()
     # The one failure logged is the aborted stream itself.
     assert all("ERR_ABORTED" in e or "net::" in e for e in s.errors), s.errors
@@ -247,10 +253,7 @@ def test_a_finished_real_llm_answer_names_its_model(
     unsupported, and the chips open the quoted source."""
     s = open_page(base_url=llm_page_server)
     page = s.page
-    box = page.locator("#question")
-    box.fill(GAZPROM)
-    box.press("Enter")
-    card = page.locator("#log article.answer").first
+    card = send(s, GAZPROM)
     expect(card).to_have_attribute("data-state", "answered", timeout=240_000)
     expect(card.locator(".answer-label")).to_have_text(
         "Written by smollm2, checked against the quotes"
@@ -277,10 +280,7 @@ def test_stop_keeps_the_partial_answer_and_ignores_the_rest(
     s = open_page(base_url=relay.url)
     page = s.page
     relay.hold("citations")
-    box = page.locator("#question")
-    box.fill(GAZPROM)
-    box.press("Enter")
-    card = page.locator("#log article.answer").first
+    card = send(s, GAZPROM)
     expect(card).to_have_attribute("data-state", "streaming")
     expect(card.locator(".answer-text")).to_contain_text("strategic partnership")
     # Escape in the question box stops too; here the button.
