@@ -3,6 +3,9 @@
 - A sentence that opens by pointing back ("It was signed on ...", "They ...",
   "This deal ...") is quoted together with the sentence before it, as one
   contiguous span, when both lie in the same paragraph.
+- A sentence followed by one that opens with an example or the usual case ("For
+  instance P ⊆ NP ...", "Usually, the alphabet is ...") is quoted with it: a
+  general statement leaves its specifics to the sentence that elaborates it.
 - Asked "when", a quote without a date borrows the date from the start of its
   paragraph: news paragraphs open with the day of the event they describe
   ("On 19 August, ...") and do not repeat it.
@@ -36,6 +39,14 @@ _REFERS_BACK = re.compile(
     r"process|approach|system|network|model|idea|view|name|term|case|period|time|event|"
     r"role|step|practice|act|law|rule)s?\b|(?:all|both|none|each|some|many|most) of "
     r"(?:this|these|those|them)\b|in (?:this|that) way)",
+    re.IGNORECASE,
+)
+
+
+# Openings of a sentence that gives the specifics of the one before it.
+_ELABORATES = re.compile(
+    r"^[\"'“‘(]?(?:for (?:instance|example)|e\.g\.|usually|typically|in particular|"
+    r"specifically|namely|that is)\b",
     re.IGNORECASE,
 )
 
@@ -78,6 +89,11 @@ def with_context(
                 a, _ = before[-1]
                 if _same_paragraph(hit, a, start) and _words(hit, a, end) <= max_words:
                     start = a
+        after = [x for x in _sentences(hit) if x[0] >= end]
+        if after and _ELABORATES.match(_text(hit, *after[0])):
+            a, b = after[0]
+            if _same_paragraph(hit, end, a) and _words(hit, start, b) <= max_words:
+                end = b
         out.append((hit, start, end, score))
     if (
         kind == "date"

@@ -106,6 +106,42 @@ def test_a_sentence_naming_something_said_before_is_quoted_with_it(embedder: Emb
     assert article[first.start : first.end] == first.quote
 
 
+def test_a_general_statement_is_quoted_with_the_example_after_it(embedder: Embedder) -> None:
+    article = (
+        "Glass furnaces in the Skarhamn works burn several kinds of fuel. "
+        "For instance, the oldest furnace still burns birch charcoal from the island.\n\n"
+        "Usually the works closes in July."
+    )
+    question = "What kinds of fuel do the Skarhamn glass furnaces burn?"
+    answer = ExtractiveAnswerer(embedder).run(
+        question, embedder.encode_query(question), [_hit(article)]
+    )
+    quoted = " ".join(c.quote for c in answer.citations)
+    assert "birch charcoal" in quoted
+    # Each quote is one verbatim span; the paragraph break stops the elaboration.
+    assert all(article[c.start : c.end] == c.quote for c in answer.citations)
+    assert "July" not in quoted
+
+
+def test_an_example_is_quoted_after_the_sentence_it_elaborates() -> None:
+    from answer.sentence_context import with_context
+
+    article = (
+        "Many complexity classes are suspected to be unequal. "
+        "For instance, P is contained in PSPACE. Nobody has proved it."
+    )
+    hit = _hit(article)
+    end = article.index(" For instance")
+    (span,) = with_context([(hit, 0, end, 0.9)], None, "Which classes are unequal?", 60)
+    assert article[span[1] : span[2]] == (
+        "Many complexity classes are suspected to be unequal. "
+        "For instance, P is contained in PSPACE."
+    )
+    # Without room for both, the statement stays alone.
+    (span,) = with_context([(hit, 0, end, 0.9)], None, "Which classes are unequal?", 10)
+    assert span[2] == end
+
+
 def _titled(title: str, text: str, doc_id: str) -> SearchHit:
     hit = _hit(text, doc_id)
     return SearchHit(replace(hit.passage, title=title), hit.score)
