@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from answer.extractive import ExtractiveAnswerer, ExtractiveSettings
+from answer.models import Answer
 from index.embedder import Embedder
 from index.models import Passage, SearchHit
 
@@ -33,13 +34,18 @@ def _hit(text: str, doc_id: str = "foundry", score: float = 0.9) -> SearchHit:
     )
 
 
+def ask(embedder: Embedder, question: str, article: str) -> Answer:
+    """The default answerer's answer to ``question`` over the one article."""
+    return ExtractiveAnswerer(embedder).run(
+        question, embedder.encode_query(question), [_hit(article)]
+    )
+
+
 def test_a_sentence_that_leaves_its_subject_before_it_is_quoted_with_it(
     embedder: Embedder,
 ) -> None:
     question = "What did Lindqvist Foundry cast for the cathedral?"
-    answer = ExtractiveAnswerer(embedder).run(
-        question, embedder.encode_query(question), [_hit(ARTICLE)]
-    )
+    answer = ask(embedder, question, ARTICLE)
     assert not answer.abstained
     first = answer.citations[0]
     assert "nine bells" in first.quote
@@ -50,9 +56,7 @@ def test_a_sentence_that_leaves_its_subject_before_it_is_quoted_with_it(
 
 def test_quotes_stay_short_when_the_sentence_before_adds_nothing(embedder: Embedder) -> None:
     question = "How many workers did Lindqvist Foundry employ?"
-    answer = ExtractiveAnswerer(embedder).run(
-        question, embedder.encode_query(question), [_hit(ARTICLE)]
-    )
+    answer = ask(embedder, question, ARTICLE)
     assert not answer.abstained
     first = answer.citations[0]
     assert first.quote == "At its peak Lindqvist Foundry employed four hundred workers."
@@ -60,9 +64,7 @@ def test_quotes_stay_short_when_the_sentence_before_adds_nothing(embedder: Embed
 
 def test_an_unrelated_question_is_refused(embedder: Embedder) -> None:
     question = "Which team won the 1994 football World Cup final?"
-    answer = ExtractiveAnswerer(embedder).run(
-        question, embedder.encode_query(question), [_hit(ARTICLE)]
-    )
+    answer = ask(embedder, question, ARTICLE)
     assert answer.abstained and not answer.citations
 
 
@@ -97,9 +99,7 @@ def test_a_sentence_naming_something_said_before_is_quoted_with_it(embedder: Emb
         "Its first link opened in 1979."
     )
     question = "What network type does the Veldt protocol suite use?"
-    answer = ExtractiveAnswerer(embedder).run(
-        question, embedder.encode_query(question), [_hit(article)]
-    )
+    answer = ask(embedder, question, article)
     first = answer.citations[0]
     assert first.quote.startswith("Rural stations in the Veldt network exchange datagrams")
     assert first.quote.endswith("uses this network type.")
@@ -113,9 +113,7 @@ def test_a_general_statement_is_quoted_with_the_example_after_it(embedder: Embed
         "Usually the works closes in July."
     )
     question = "What kinds of fuel do the Skarhamn glass furnaces burn?"
-    answer = ExtractiveAnswerer(embedder).run(
-        question, embedder.encode_query(question), [_hit(article)]
-    )
+    answer = ask(embedder, question, article)
     quoted = " ".join(c.quote for c in answer.citations)
     assert "birch charcoal" in quoted
     # Each quote is one verbatim span; the paragraph break stops the elaboration.
