@@ -46,7 +46,7 @@ _REFERS_BACK = re.compile(
 # Openings of a sentence that gives the specifics of the one before it.
 _ELABORATES = re.compile(
     r"^[\"'“‘(]?(?:for (?:instance|example)|e\.g\.|usually|typically|in particular|"
-    r"specifically|namely|that is)\b",
+    r"specifically|namely)\b",
     re.IGNORECASE,
 )
 

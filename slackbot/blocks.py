@@ -109,9 +109,10 @@ def mrkdwn(markdown: str) -> str:
     return _BOLD.sub(lambda m: f"*{m.group(1) or m.group(2)}*", text)
 
 
-def _generated_text(answer: Answer) -> str:
-    """An LLM answer as mrkdwn, each sentence no quote backs flagged after it."""
-    text = answer.answer.replace(_FLAG, "")
+def _generated_text(answer: Answer, limit: int) -> str:
+    """An LLM answer (cut to ``limit`` characters before it is escaped, so no entity
+    is cut in two) as mrkdwn, each sentence no quote backs flagged after it."""
+    text = clip(answer.answer.replace(_FLAG, ""), limit)
     at = 0
     for sentence in answer.sentences:
         found = text.find(sentence.text, at) if not sentence.supported else -1
@@ -159,8 +160,13 @@ def answer_message(
         blocks.append({"type": "section", "text": _text(f":grey_question: {ABSTAINED}")})
         return ABSTAINED, blocks
     generated = answer.answerer == "llm"
-    body = _generated_text(answer) if generated else escape(answer.answer)
-    blocks.append({"type": "section", "text": _text(clip(body, SECTION_CHARS - 50))})
+    # Room is left for escaping (and for the flags of a generated answer).
+    body = (
+        _generated_text(answer, SECTION_CHARS - 500)
+        if generated
+        else escape(clip(answer.answer, SECTION_CHARS - 50))
+    )
+    blocks.append({"type": "section", "text": _text(body)})
     if generated:
         label = WRITTEN_BY.format(model=answer.model or "the language model")
         blocks.append({"type": "context", "elements": [_text(f"_{escape(label)}_")]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from answer.condense import Turn
@@ -187,3 +188,14 @@ def test_an_llm_answer_cannot_smuggle_markup_through_the_conversion() -> None:
     body = blocks[0]["text"]["text"]
     assert body == "*&lt;!channel&gt;* and  &lt;https://evil.example|x&gt; [1]"
     assert elements(blocks)[0] == "_Written by the language model, checked against the quotes_"
+
+
+def test_a_long_llm_answer_is_cut_before_escaping_so_no_entity_is_split() -> None:
+    from slackbot.blocks import SECTION_CHARS
+
+    long = "Gazprom & SOCAR [1]. " * 400
+    answer = Answer(long, [cite(1, "q")], False, answerer="llm", model="m")
+    body = answer_message(answer)[1][0]["text"]["text"]
+    assert len(body) <= SECTION_CHARS
+    assert body.endswith("…")
+    assert re.fullmatch(r"(?:[^&]|&amp;)*…", body)  # every & escaped whole
