@@ -8,6 +8,7 @@ answered extractively and the answer says why (``fallback_reason``).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,6 +19,7 @@ from answer.extractive import ExtractiveAnswerer
 from answer.llm import LLMClient, LLMError
 from answer.models import Answer
 from answer.prompting import PromptBuilder
+from answer.repeats import RepeatGuard
 from index.models import SearchHit
 
 ABSTAIN_PHRASE = "I cannot find the answer in the provided sources."
@@ -99,9 +101,16 @@ class GenerativeAnswerer:
         pieces: list[str] = []
         try:
             if stream:
-                async for delta in self.client.stream(prompt.messages):
-                    pieces.append(delta)
-                    yield TokenEvent(delta)
+                guard = RepeatGuard()
+                async with aclosing(self.client.stream(prompt.messages)) as deltas:
+                    async for delta in deltas:
+                        pieces.append(delta)
+                        if shown := guard.feed(delta):
+                            yield TokenEvent(shown)
+                        if guard.looping:
+                            break  # closing the stream stops the model generating
+                if rest := guard.finish():
+                    yield TokenEvent(rest)
             else:
                 pieces.append(await self.client.complete(prompt.messages))
         except LLMError as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -91,7 +91,7 @@ class LLMClient:
 
     async def stream(
         self, messages: Sequence[Message], max_tokens: int | None = None
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Text deltas as they arrive. Raises LLMError before or during the stream."""
         self._check_up()
         body = self._body(messages, True, max_tokens)

@@ -4,7 +4,9 @@ over a real server; and the fallback when an LLM answers garbage."""
 from __future__ import annotations
 
 import http.server
+import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +110,64 @@ def test_garbage_from_the_llm_falls_back_to_extractive(seed_index: Path, tmp_pat
         assert body["answerer"] == "extractive"
         assert "not a chat completion" in body["fallback_reason"]
         assert any("strategic partnership" in c["quote"] for c in body["citations"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        fake.shutdown()
+
+
+class _Looping(http.server.BaseHTTPRequestHandler):
+    """Stands in for a small model stuck in a loop: one sentence, then another
+    over and over. SmolLM2 does loop (session notes), but not on demand, so the
+    loop is scripted here; the stream format is llama.cpp's."""
+
+    sent = 0  # deltas written before Citeline hung up
+    LOOP = 200
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        deltas = ["They signed a memorandum on ", "strategic partnership [1]. "]
+        deltas += ["This shift is driven by ", "European sanctions [1]. "] * self.LOOP
+        type(self).sent = 0
+        try:
+            for delta in deltas:
+                chunk = {"choices": [{"delta": {"content": delta}}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+                type(self).sent += 1
+                time.sleep(0.01)
+            self.wfile.write(b"data: [DONE]\n\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_looping_model_is_shown_each_sentence_once_and_stopped(
+    seed_index: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Looping)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    env = {"CITELINE_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "CITELINE_LLM_MODEL": "x"}
+    proc, url = start_server(seed_index, tmp_path / "server.log", env=env)
+    try:
+        r = httpx.post(f"{url}/v1/ask", json={"question": QUESTION, "stream": True}, timeout=60)
+        events = sse(r)
+        streamed = "".join(str(d["text"]) for n, d in events if n == "token")
+        assert streamed.count("This shift is driven by") == 1, streamed
+        assert streamed.startswith("They signed a memorandum on strategic partnership [1]. ")
+        final = events[-2][1]
+        assert final["answerer"] == "llm"
+        assert str(final["answer"]).count("This shift is driven by") == 1
+        # Citeline hung up once the loop was plain: a second later the model has
+        # still written only a few deltas of the 402 (one each 10 ms otherwise).
+        time.sleep(1)
+        assert _Looping.sent < 20, _Looping.sent
     finally:
         proc.terminate()
         proc.wait(timeout=10)
