@@ -156,8 +156,7 @@ class ExtractiveAnswerer:
             length += len(candidates[i].text)
         spans = with_context(
             [self._span(candidates[i], float(scores[i])) for i in chosen],
-            kind,
-            question,
+            asked,
             s.context_words,
         )
         citations = []

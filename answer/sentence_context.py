@@ -6,8 +6,12 @@
 - A sentence followed by one that opens with an example or the usual case ("For
   instance P ⊆ NP ...", "Usually, the alphabet is ...") is quoted with it: a
   general statement leaves its specifics to the sentence that elaborates it.
-- Asked "when", a quote without a date borrows the date from the start of its
-  paragraph: news paragraphs open with the day of the event they describe
+- A quote that does not state the kind of thing asked (a date for "when", a
+  number for "how many", a name for "who") is quoted with the sentence right
+  before or after it, in the same paragraph, when that one does ("On 12 May
+  1705, the Assembly passed an act ... Of the original 390 settlers, ...").
+- Asked "when", a quote still without a date borrows the date from the start of
+  its paragraph: news paragraphs open with the day of the event they describe
   ("On 19 August, ...") and do not repeat it.
 
 Quotes stay verbatim: every span is a slice of the passage with exact offsets.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from answer.question_type import Kind, states_kind
+from answer.question_type import AskedFor
 from index.models import SearchHit
 from index.text import split_sentences
 
@@ -78,8 +82,36 @@ def _text(hit: SearchHit, a: int, b: int) -> str:
     return p.text[a - p.start : b - p.start]
 
 
+def _with_neighbour_stating(span: Span, asked: AskedFor, max_words: int) -> Span:
+    """The span grown by the sentence just before it, else just after it, when
+    that one states what was asked and lies in the same paragraph."""
+    hit, start, end, score = span
+    if asked.kind is None:
+        return span
+    sentences = _sentences(hit)
+    before = [x for x in sentences if x[1] <= start]
+    if before:
+        a, b = before[-1]
+        if (
+            _same_paragraph(hit, a, start)
+            and asked.stated_by(_text(hit, a, b))
+            and _words(hit, a, end) <= max_words
+        ):
+            return (hit, a, end, score)
+    after = [x for x in sentences if x[0] >= end]
+    if after:
+        a, b = after[0]
+        if (
+            _same_paragraph(hit, end, a)
+            and asked.stated_by(_text(hit, a, b))
+            and _words(hit, start, b) <= max_words
+        ):
+            return (hit, start, b, score)
+    return span
+
+
 def with_context(
-    spans: Sequence[Span], kind: Kind | None, question: str, max_words: int, max_spans: int = 2
+    spans: Sequence[Span], asked: AskedFor, max_words: int, max_spans: int = 2
 ) -> list[Span]:
     out: list[Span] = []
     for hit, start, end, score in spans:
@@ -95,10 +127,12 @@ def with_context(
             if _same_paragraph(hit, end, a) and _words(hit, start, b) <= max_words:
                 end = b
         out.append((hit, start, end, score))
+    if out and not any(asked.stated_by(_text(h, a, b)) for h, a, b, _ in out):
+        out[0] = _with_neighbour_stating(out[0], asked, max_words)
     if (
-        kind == "date"
+        asked.kind == "date"
         and out
-        and not any(states_kind(_text(h, a, b), "date", question) for h, a, b, _ in out)
+        and not any(asked.stated_by(_text(h, a, b)) for h, a, b, _ in out)
     ):
         hit, start, end, score = out[0]
         sentences = [s for s in _sentences(hit) if s[1] <= start]
@@ -107,7 +141,7 @@ def with_context(
             if not _same_paragraph(hit, a, start):
                 break
             opening = (a, b)
-        if opening is not None and states_kind(_text(hit, *opening), "date", question):
+        if opening is not None and asked.stated_by(_text(hit, *opening)):
             a, b = opening
             if b == sentences[-1][1] and _words(hit, a, end) <= max_words:
                 out[0] = (hit, a, end, score)  # adjacent: one contiguous quote

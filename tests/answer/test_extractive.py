@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from answer.extractive import ExtractiveAnswerer, ExtractiveSettings
 from answer.models import Answer
+from answer.question_type import AskedFor
 from index.embedder import Embedder
 from index.models import Passage, SearchHit
 
@@ -130,14 +133,63 @@ def test_an_example_is_quoted_after_the_sentence_it_elaborates() -> None:
     )
     hit = _hit(article)
     end = article.index(" For instance")
-    (span,) = with_context([(hit, 0, end, 0.9)], None, "Which classes are unequal?", 60)
+    asked = AskedFor.of("Which classes are unequal?")
+    (span,) = with_context([(hit, 0, end, 0.9)], asked, 60)
     assert article[span[1] : span[2]] == (
         "Many complexity classes are suspected to be unequal. "
         "For instance, P is contained in PSPACE."
     )
     # Without room for both, the statement stays alone.
-    (span,) = with_context([(hit, 0, end, 0.9)], None, "Which classes are unequal?", 10)
+    (span,) = with_context([(hit, 0, end, 0.9)], asked, 10)
     assert span[2] == end
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "quoted", "expected"),
+    [
+        # The date is in the sentence before, which the quote continues.
+        (
+            "When were the settlers naturalised?",
+            "The town was founded by refugees. On 12 May 1705, the Assembly passed an act "
+            "to naturalise the settlers. Of the 390 settlers, many had died.",
+            "Of the 390 settlers, many had died.",
+            "On 12 May 1705, the Assembly passed an act to naturalise the settlers. "
+            "Of the 390 settlers, many had died.",
+        ),
+        # The number is in the sentence after.
+        (
+            "How long did the fighting last?",
+            "The name refers to the war in Europe. These dates do not match "
+            "North America, where the fighting lasted 6 years. Peace came later.",
+            "The name refers to the war in Europe.",
+            "The name refers to the war in Europe. These dates do not match "
+            "North America, where the fighting lasted 6 years.",
+        ),
+        # A quote that already states a date keeps to itself.
+        (
+            "When was it signed?",
+            "In 2004 the firms met. The treaty was signed on 3 May 2005. Trade grew.",
+            "The treaty was signed on 3 May 2005.",
+            "The treaty was signed on 3 May 2005.",
+        ),
+        # A neighbour past a paragraph break is another topic.
+        (
+            "When were the settlers naturalised?",
+            "On 12 May 1705, the Assembly met.\n\nOf the 390 settlers, many had died.",
+            "Of the 390 settlers, many had died.",
+            "Of the 390 settlers, many had died.",
+        ),
+    ],
+)
+def test_a_quote_without_what_was_asked_takes_the_neighbour_that_states_it(
+    question: str, article: str, quoted: str, expected: str
+) -> None:
+    from answer.sentence_context import with_context
+
+    hit = _hit(article)
+    start = article.index(quoted)
+    spans = with_context([(hit, start, start + len(quoted), 0.9)], AskedFor.of(question), 60)
+    assert [article[a:b] for _, a, b, _ in spans] == [expected]
 
 
 def _titled(title: str, text: str, doc_id: str) -> SearchHit:
