@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -99,21 +100,30 @@ class _Garbage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_garbage_from_the_llm_falls_back_to_extractive(seed_index: Path, tmp_path: Path) -> None:
+@contextmanager
+def _citeline_with_llm(
+    handler: type[http.server.BaseHTTPRequestHandler], seed_index: Path, tmp_path: Path
+) -> Iterator[str]:
+    """A real Citeline server whose LLM is ``handler`` on a local port; its URL."""
     port = free_port()
-    fake = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Garbage)
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=fake.serve_forever, daemon=True).start()
     env = {"CITELINE_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "CITELINE_LLM_MODEL": "x"}
     proc, url = start_server(seed_index, tmp_path / "server.log", env=env)
     try:
-        body = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).json()
-        assert body["answerer"] == "extractive"
-        assert "not a chat completion" in body["fallback_reason"]
-        assert any("strategic partnership" in c["quote"] for c in body["citations"])
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         fake.shutdown()
+
+
+def test_garbage_from_the_llm_falls_back_to_extractive(seed_index: Path, tmp_path: Path) -> None:
+    with _citeline_with_llm(_Garbage, seed_index, tmp_path) as url:
+        body = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).json()
+        assert body["answerer"] == "extractive"
+        assert "not a chat completion" in body["fallback_reason"]
+        assert any("strategic partnership" in c["quote"] for c in body["citations"])
 
 
 class _Looping(http.server.BaseHTTPRequestHandler):
@@ -150,12 +160,7 @@ class _Looping(http.server.BaseHTTPRequestHandler):
 def test_a_looping_model_is_shown_each_sentence_once_and_stopped(
     seed_index: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
-    fake = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Looping)
-    threading.Thread(target=fake.serve_forever, daemon=True).start()
-    env = {"CITELINE_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "CITELINE_LLM_MODEL": "x"}
-    proc, url = start_server(seed_index, tmp_path / "server.log", env=env)
-    try:
+    with _citeline_with_llm(_Looping, seed_index, tmp_path) as url:
         r = httpx.post(f"{url}/v1/ask", json={"question": QUESTION, "stream": True}, timeout=60)
         events = sse(r)
         streamed = "".join(str(d["text"]) for n, d in events if n == "token")
@@ -168,10 +173,6 @@ def test_a_looping_model_is_shown_each_sentence_once_and_stopped(
         # still written only a few deltas of the 402 (one each 10 ms otherwise).
         time.sleep(1)
         assert _Looping.sent < 20, _Looping.sent
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        fake.shutdown()
 
 
 def _chat(client: httpx.Client, *follow_ups: str) -> list[dict[str, object]]:
