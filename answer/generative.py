@@ -83,15 +83,25 @@ class GenerativeAnswerer:
         self.abstain_phrase = abstain_phrase
 
     async def run(self, question: str, vector: np.ndarray, hits: list[SearchHit]) -> Answer:
+        # Read as a stream even when the caller wants the whole answer (Slack, plain
+        # /v1/ask): a model that loops is stopped at its second repeat, not at
+        # max_tokens.
         final: Answer | None = None
-        async for event in self.stream(question, vector, hits, stream=False):
-            if isinstance(event, FinalEvent):
+        cut_off: str | None = None
+        async for event in self.stream(question, vector, hits):
+            if isinstance(event, ErrorEvent):
+                cut_off = event.message
+            elif isinstance(event, FinalEvent):
                 final = event.answer
+        if cut_off is not None:
+            # A reader of the whole answer gets the quotes rather than half a reply.
+            answer = await run_in_threadpool(self.fallback.run, question, vector, hits)
+            return replace(answer, fallback_reason=cut_off)
         assert final is not None
         return final
 
     async def stream(
-        self, question: str, vector: np.ndarray, hits: list[SearchHit], *, stream: bool = True
+        self, question: str, vector: np.ndarray, hits: list[SearchHit]
     ) -> AsyncIterator[StreamEvent]:
         prompt = self.prompts.answer(question, hits)
         if not prompt.sources:
@@ -100,19 +110,16 @@ class GenerativeAnswerer:
             return
         pieces: list[str] = []
         try:
-            if stream:
-                guard = RepeatGuard()
-                async with aclosing(self.client.stream(prompt.messages)) as deltas:
-                    async for delta in deltas:
-                        pieces.append(delta)
-                        if shown := guard.feed(delta):
-                            yield TokenEvent(shown)
-                        if guard.looping:
-                            break  # closing the stream stops the model generating
-                if rest := guard.finish():
-                    yield TokenEvent(rest)
-            else:
-                pieces.append(await self.client.complete(prompt.messages))
+            guard = RepeatGuard()
+            async with aclosing(self.client.stream(prompt.messages)) as deltas:
+                async for delta in deltas:
+                    pieces.append(delta)
+                    if shown := guard.feed(delta):
+                        yield TokenEvent(shown)
+                    if guard.looping:
+                        break  # closing the stream stops the model generating
+            if rest := guard.finish():
+                yield TokenEvent(rest)
         except LLMError as exc:
             if not pieces:
                 async for event in extractive_stream(

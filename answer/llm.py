@@ -81,13 +81,7 @@ class LLMClient:
             raise self._unreachable(exc) from exc
         if r.status_code != 200:
             raise LLMError(f"the LLM answered HTTP {r.status_code}: {r.text[:200]}")
-        try:
-            content = r.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise LLMError(f"the LLM's reply is not a chat completion: {r.text[:200]!r}") from exc
-        if not isinstance(content, str) or not content.strip():
-            raise LLMError("the LLM returned an empty answer")
-        return content
+        return _completion_text(r.text)
 
     async def stream(
         self, messages: Sequence[Message], max_tokens: int | None = None
@@ -101,6 +95,10 @@ class LLMClient:
                 if r.status_code != 200:
                     text = (await r.aread()).decode("utf-8", "replace")
                     raise LLMError(f"the LLM answered HTTP {r.status_code}: {text[:200]}")
+                if not r.headers.get("content-type", "").startswith("text/event-stream"):
+                    # Some OpenAI-compatible servers ignore "stream": one whole reply.
+                    yield _completion_text((await r.aread()).decode("utf-8", "replace"))
+                    return
                 async for line in r.aiter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -122,3 +120,14 @@ class LLMClient:
             raise self._unreachable(exc) from exc
         if not produced:
             raise LLMError("the LLM returned an empty answer")
+
+
+def _completion_text(body: str) -> str:
+    """The answer in a non-streamed chat completion, or LLMError saying what is wrong."""
+    try:
+        content = json.loads(body)["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise LLMError(f"the LLM's reply is not a chat completion: {body[:200]!r}") from exc
+    if not isinstance(content, str) or not content.strip():
+        raise LLMError("the LLM returned an empty answer")
+    return content

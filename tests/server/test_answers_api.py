@@ -173,6 +173,72 @@ def test_a_looping_model_is_shown_each_sentence_once_and_stopped(
         # still written only a few deltas of the 402 (one each 10 ms otherwise).
         time.sleep(1)
         assert _Looping.sent < 20, _Looping.sent
+        # A reader of the whole answer (plain /v1/ask, Slack) gets the same.
+        body = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).json()
+        assert body["answerer"] == "llm"
+        assert str(body["answer"]).count("This shift is driven by") == 1
+        time.sleep(1)
+        assert _Looping.sent < 20, _Looping.sent
+
+
+class _Whole(http.server.BaseHTTPRequestHandler):
+    """Stands in for an OpenAI-compatible server that ignores "stream": true and
+    sends one whole completion; ``cut`` instead stops mid-stream."""
+
+    cut = False
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        if self.cut:
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("content-length", "1000")  # promises more than it sends
+            self.end_headers()
+            chunk = {"choices": [{"delta": {"content": "They signed a memorandum "}}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            return
+        reply = "They signed a memorandum on strategic partnership [1]."
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]})
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _CutOff(_Whole):
+    cut = True
+
+
+def test_a_server_that_ignores_stream_still_answers(seed_index: Path, tmp_path: Path) -> None:
+    with _citeline_with_llm(_Whole, seed_index, tmp_path) as url:
+        events = sse(
+            httpx.post(f"{url}/v1/ask", json={"question": QUESTION, "stream": True}, timeout=60)
+        )
+        streamed = "".join(str(d["text"]) for n, d in events if n == "token")
+        assert streamed == "They signed a memorandum on strategic partnership [1]."
+        body = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).json()
+        assert body["answerer"] == "llm" and "strategic partnership" in body["answer"]
+
+
+def test_a_reply_cut_off_part_way_falls_back_to_quotes_for_a_whole_answer(
+    seed_index: Path, tmp_path: Path
+) -> None:
+    with _citeline_with_llm(_CutOff, seed_index, tmp_path) as url:
+        body = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=60).json()
+        assert body["answerer"] == "extractive"
+        assert "cut off" in body["fallback_reason"]
+        assert any("strategic partnership" in c["quote"] for c in body["citations"])
+    # The stream shows what came and says it was cut off. (A fresh server: the
+    # first one now takes the LLM for down for a few seconds.)
+    (tmp_path / "again").mkdir()
+    with _citeline_with_llm(_CutOff, seed_index, tmp_path / "again") as url:
+        events = sse(
+            httpx.post(f"{url}/v1/ask", json={"question": QUESTION, "stream": True}, timeout=60)
+        )
+        assert ("token", {"text": "They signed a memorandum "}) in events
+        assert any(n == "error" and "cut off" in str(d["error"]) for n, d in events)
 
 
 def _chat(client: httpx.Client, *follow_ups: str) -> list[dict[str, object]]:
