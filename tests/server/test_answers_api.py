@@ -231,7 +231,7 @@ def test_a_reply_cut_off_part_way_falls_back_to_quotes_for_a_whole_answer(
         assert "cut off" in body["fallback_reason"]
         assert any("strategic partnership" in c["quote"] for c in body["citations"])
     # The stream shows what came and says it was cut off. (A fresh server: the
-    # first one now takes the LLM for down for a few seconds.)
+    # first one now counts the LLM as down for a few seconds.)
     (tmp_path / "again").mkdir()
     with _citeline_with_llm(_CutOff, seed_index, tmp_path / "again") as url:
         events = sse(
