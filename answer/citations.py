@@ -20,6 +20,7 @@ import numpy as np
 
 from answer.claims import missing_substance
 from answer.models import Answer, Citation, SentenceSupport
+from answer.repeats import sentence_key
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.normalize import content_terms
@@ -101,7 +102,7 @@ class CitationVerifier:
         for i, ((_, cited, gap), claim) in enumerate(zip(sentences, claims, strict=True)):
             # Small models loop ("This shift is driven by ... [4]" twice): a claim
             # already made is dropped, not shown and judged twice.
-            key = " ".join(claim.lower().split())
+            key = sentence_key(claim)  # the stream's test for a repeat (answer.repeats)
             if len(claim) >= s.min_claim_chars and key in said:
                 continue
             said.add(key)

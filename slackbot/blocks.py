@@ -94,6 +94,8 @@ def _text(text: str) -> Block:
 # The chat page's words (server/static/app.js) for a generated answer.
 WRITTEN_BY = "Written by {model}, checked against the quotes"
 UNSUPPORTED_MARK = " :warning: _no quote backs this_"
+# Where a flag goes, placed before the text is converted (a private-use character).
+_FLAG = "\ue000"
 
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.MULTILINE)
@@ -120,10 +122,6 @@ def _generated_text(answer: Answer, limit: int) -> str:
             at = found + len(sentence.text)
             text = text[:at] + _FLAG + text[at:]
     return mrkdwn(escape(text)).replace(_FLAG, UNSUPPORTED_MARK)
-
-
-# Where a flag goes, placed before the text is converted (a private-use character).
-_FLAG = "\ue000"
 
 
 def answer_message(

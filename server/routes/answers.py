@@ -46,7 +46,6 @@ def answer_body(answer: Answer) -> dict[str, Any]:
     for c in data["citations"]:
         c.pop("score", None)
     data.pop("confidence", None)
-    data["model"] = answer.model if answer.answerer == "llm" else None
     return data
 
 
