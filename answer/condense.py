@@ -13,7 +13,9 @@ and is kept free of any front end (HTTP chat and Slack threads both use it):
    question, a topic switch such as "What about BRICS?", or one naming
    something). Only that one question's own words are carried, never what it
    carried itself, so words cannot pile up turn after turn:
-   "and when?" -> "Gazprom SOCAR sign: and when?".
+   "and when?" -> "Gazprom SOCAR sign: and when?". The one exception is a
+   subject question that itself points back ("Who bought its main unit?"): the
+   subject question before it comes along too, one step back and no further.
 4. A follow-up with a subject of its own ("What about BRICS?", "Why does it
    matter for Russia?") is *unsure*: its own words may be a new topic or a
    detail of the old one. Callers retrieve with both the raw follow-up and the
@@ -111,13 +113,25 @@ def has_own_subject(question: str) -> bool:
     return bool(_NAME.search(question)) or len(own) >= 3
 
 
+def _own_words(question: str) -> list[str]:
+    rest, _ = _strip_cue(" ".join(question.split()))
+    return content_words(rest)
+
+
 def _subject(asked: Sequence[str]) -> list[str]:
-    """Content words of the most recent question with a subject of its own."""
-    for text in reversed(asked):
-        if has_own_subject(text):
-            rest, _ = _strip_cue(" ".join(text.split()))
-            return content_words(rest)
-    return []
+    """Content words of the most recent question with a subject of its own, then,
+    when that question itself points back ("Who bought its main unit?"), those of
+    the subject question before it: "its" needs "Yukos" to mean anything. One step
+    back only, so words never pile up beyond two questions."""
+    subjects = [i for i, text in enumerate(asked) if has_own_subject(text)]
+    if not subjects:
+        return []
+    latest = asked[subjects[-1]]
+    words = _own_words(latest)
+    if refers_back(latest) and len(subjects) > 1:
+        have = {w.lower() for w in words}
+        words += [w for w in _own_words(asked[subjects[-2]]) if w.lower() not in have]
+    return words
 
 
 def condense_question(question: str, history: Sequence[Turn]) -> str:

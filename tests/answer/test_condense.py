@@ -111,6 +111,31 @@ def test_the_subject_comes_from_the_latest_question_that_has_one() -> None:
     )
 
 
+def test_a_subject_that_points_back_keeps_what_it_points_to() -> None:
+    """ "Who bought its main unit?" names a subject, but "its" needs the question
+    before it; one step back only, so a third question's words never come along."""
+    history = [
+        Turn("user", "Why did Yukos go bankrupt?"),
+        Turn("assistant", "…"),
+        Turn("user", "Who bought its main unit?"),
+        Turn("assistant", "…"),
+    ]
+    assert condense_question("How much did they pay?", history) == (
+        "bought main unit Yukos go bankrupt: How much did they pay?"
+    )
+    longer = [
+        Turn("user", FIRST),
+        Turn("assistant", "…"),
+        *history,
+        Turn("user", "Who runs its parent company now?"),
+        Turn("assistant", "…"),
+    ]
+    condensed = condense_question("When did that start?", longer)
+    assert condensed == "runs parent company bought main unit: When did that start?"
+    for old in ("Yukos", "Gazprom", "SOCAR"):
+        assert old not in condensed
+
+
 def test_content_words_keep_order_and_first_spelling() -> None:
     assert content_words("What did Gazprom and gazprom's SOCAR sign with GAZPROM?") == [
         "Gazprom",
