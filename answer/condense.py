@@ -16,7 +16,11 @@ and is kept free of any front end (HTTP chat and Slack threads both use it):
    "and when?" -> "Gazprom SOCAR sign: and when?". The one exception is a
    subject question that itself points back ("Who bought its main unit?"): the
    subject question before it comes along too, one step back and no further.
-4. A follow-up with a subject of its own ("What about BRICS?", "Why does it
+4. A follow-up that only changes a circumstance ("And in America?" after "What
+   did the Huguenots do in South Africa?") is a *facet*: it carries the subject
+   minus the phrase it replaces ("Huguenots: in America?") and is answered
+   condensed first (:func:`facet`).
+5. A follow-up with a subject of its own ("What about BRICS?", "Why does it
    matter for Russia?") is *unsure*: its own words may be a new topic or a
    detail of the old one. Callers retrieve with both the raw follow-up and the
    condensed form and fuse (:func:`has_own_subject`).
@@ -49,6 +53,18 @@ _PRONOUNS = frozenset(
 # A name: a capitalised word past the first one, or an acronym anywhere.
 _NAME = re.compile(r"(?<=\s)[A-Z][\w’'-]+|\b[A-Z]{2,}\b")
 
+# "And in America?", "what about for children?": the same question with one of its
+# circumstances changed (the place, the time, the group), not a new topic.
+_PREPOSITIONS = (
+    "in|on|at|for|during|since|before|after|from|to|with|without|under|over|near|"
+    "among|between|by|outside|inside|within|across|around|against"
+)
+# "In which country?" asks something new about the same subject: not a facet.
+_FACET = re.compile(
+    rf"^(?:{_PREPOSITIONS})\b(?!\s+(?:what|which|whom|whose|how|when|where)\b)",
+    re.IGNORECASE,
+)
+
 # Words carried from the subject question, at most.
 MAX_CONTEXT_WORDS = 8
 
@@ -62,6 +78,7 @@ __all__ = [
     "as_messages",
     "condense_question",
     "content_words",
+    "facet",
     "has_own_subject",
     "is_follow_up",
 ]
@@ -113,24 +130,49 @@ def has_own_subject(question: str) -> bool:
     return bool(_NAME.search(question)) or len(own) >= 3
 
 
-def _own_words(question: str) -> list[str]:
+def facet(question: str) -> str | None:
+    """The preposition of a follow-up that only changes a circumstance of the last
+    question ("And in America?" -> "in"), or None. Its words are no new topic: the
+    subject comes along, minus the phrase it replaces ("in South Africa")."""
+    question = question.strip()
+    if not is_follow_up(question) or refers_back(question):
+        return None
+    rest, _ = _strip_cue(question)
+    rest = _ASIDE.sub("", rest, count=1).strip()
+    m = _FACET.match(rest)
+    return m.group(0).lower() if m else None
+
+
+def _without_phrase(question: str, preposition: str) -> str:
+    """``question`` without its first phrase opened by ``preposition``, up to the next
+    preposition or punctuation: "What did the Huguenots do in South Africa?" -> "What
+    did the Huguenots do ?"."""
+    pattern = rf"\b{re.escape(preposition)}\s+.*?(?=\s+(?:{_PREPOSITIONS})\b|[,;:?!.]|$)"
+    return re.sub(pattern, " ", question, count=1, flags=re.IGNORECASE)
+
+
+def _own_words(question: str, replacing: str | None = None) -> list[str]:
     rest, _ = _strip_cue(" ".join(question.split()))
-    return content_words(rest)
+    return content_words(_without_phrase(rest, replacing) if replacing else rest)
 
 
-def _subject(asked: Sequence[str]) -> list[str]:
+def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     """Content words of the most recent question with a subject of its own, then,
-    when that question itself points back ("Who bought its main unit?"), those of
-    the subject question before it: "its" needs "Yukos" to mean anything. One step
-    back only, so words never pile up beyond two questions."""
+    when that question itself leans on the one before ("Who bought its main unit?",
+    "And in America?"), those of the subject question before it: "its" needs
+    "Yukos" to mean anything. One step back only, so words never pile up beyond two
+    questions. ``replacing``: the preposition of a facet follow-up, whose phrase in
+    the subject question is dropped (the follow-up says the new one)."""
     subjects = [i for i, text in enumerate(asked) if has_own_subject(text)]
     if not subjects:
         return []
     latest = asked[subjects[-1]]
-    words = _own_words(latest)
-    if refers_back(latest) and len(subjects) > 1:
+    words = _own_words(latest, replacing)
+    leans = facet(latest)
+    if (refers_back(latest) or leans) and len(subjects) > 1:
         have = {w.lower() for w in words}
-        words += [w for w in _own_words(asked[subjects[-2]]) if w.lower() not in have]
+        before = _own_words(asked[subjects[-2]], leans)
+        words += [w for w in before if w.lower() not in have]
     return words
 
 
@@ -143,7 +185,7 @@ def condense_question(question: str, history: Sequence[Turn]) -> str:
     have = {term_of_word(w.lower()) for w in _WORD.findall(question)}
     carried = [
         w
-        for w in _subject(asked)
+        for w in _subject(asked, facet(question))
         if term_of_word(w.lower()) not in have and w.lower() not in CONTENT_STOPWORDS
     ][:MAX_CONTEXT_WORDS]
     if not carried:

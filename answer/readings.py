@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from answer.condense import has_own_subject, refers_back
+from answer.condense import facet, has_own_subject, refers_back
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
     if raw.question == condensed.question:
         return [condensed]
     own_subject = has_own_subject(raw.question)
-    if refers_back(raw.question) and not own_subject:
+    if (refers_back(raw.question) and not own_subject) or facet(raw.question):
         return [condensed, raw]
     if own_subject:
         return [raw, condensed]

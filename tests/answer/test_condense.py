@@ -10,6 +10,7 @@ from answer.condense import (
     as_messages,
     condense_question,
     content_words,
+    facet,
     has_own_subject,
     is_follow_up,
     refers_back,
@@ -134,6 +135,36 @@ def test_a_subject_that_points_back_keeps_what_it_points_to() -> None:
     assert condensed == "runs parent company bought main unit: When did that start?"
     for old in ("Yukos", "Gazprom", "SOCAR"):
         assert old not in condensed
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "preposition"),
+    [
+        ("And in America?", "in"),
+        ("what about for children?", "for"),
+        ("In 2003?", "in"),
+        ("and before the war?", "before"),
+        ("In which country?", None),  # a new question about the same subject
+        ("and the railway?", None),  # a new topic
+        ("What about BRICS?", None),
+        ("And in it?", None),  # points back: the pronoun rule decides
+        (FIRST, None),  # stands alone
+    ],
+)
+def test_a_facet_changes_one_circumstance(follow_up: str, preposition: str | None) -> None:
+    assert facet(follow_up) == preposition
+
+
+def test_a_facet_replaces_the_phrase_it_changes() -> None:
+    asked = [Turn("user", "Who won the Booker prize in 2004 for fiction?"), Turn("assistant", "…")]
+    assert condense_question("And in 2005?", asked) == "won Booker prize fiction: in 2005?"
+    assert condense_question("and for poetry?", asked) == "won Booker prize 2004: for poetry?"
+    # A facet leans on its subject: the next follow-up carries both, one step back only.
+    asked += [Turn("user", "And in 2005?"), Turn("assistant", "…")]
+    assert (
+        condense_question("Who judged it?", asked)
+        == "2005 won Booker prize fiction: Who judged it?"
+    )
 
 
 def test_content_words_keep_order_and_first_spelling() -> None:

@@ -87,3 +87,48 @@ def test_a_follow_up_with_its_own_subject_keeps_its_own_meaning(
     assert np.allclose(lead.vector, embedder.encode_query(question), atol=1e-5)
     _, answer = service.chat_sync(_messages(FIRST, question))
     assert answer.citations[0].doc_id == "shop-hours.txt"
+
+
+# Invented articles: both say "In Canada", only one is about the weavers asked about.
+WEAVERS = (
+    "Flemish weavers abroad\n\n"
+    "In Norway, the Flemish weavers built a guild hall in Bergen in 1621. "
+    "Their cloth was sold as far as Danzig.\n\n"
+    "In Canada, the Flemish weavers founded a cooperative mill near Halifax in 1784."
+)
+CASINOS = (
+    "Casino design\n\n"
+    "In Canada, many casinos took the clocks off their walls to keep gamblers playing. "
+    "Carpets with busy patterns keep eyes on the tables."
+)
+
+
+@pytest.fixture(scope="module")
+def weavers(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[AnswerService]:
+    base = tmp_path_factory.mktemp("facets")
+    articles.write(base / "docs", "weavers.txt", WEAVERS)
+    articles.write(base / "docs", "casinos.txt", CASINOS)
+    assert Ingestor(embedder, base / "index").run([base / "docs"]).added == 2
+    qa = answer_service(Searcher.open(Path(base / "index"), embedder=embedder))
+    yield qa
+    qa.close()
+
+
+def test_a_changed_circumstance_keeps_the_subject_and_drops_the_old_one(
+    weavers: AnswerService,
+) -> None:
+    """ "And in Canada?" asks the last question again for another place: the weavers
+    come along, Norway does not, and the casino sentence that also says "In Canada"
+    is not the answer. Before facets were read, the raw words led and quoted it."""
+    asked = ["What did the Flemish weavers build in Norway?", "And in Canada?"]
+    standalone, answer = weavers.chat_sync(_messages(*asked))
+    assert standalone == "Flemish weavers build: in Canada?"
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == "weavers.txt"
+    assert "cooperative mill near Halifax" in answer.citations[0].quote
+    # The next follow-up still knows both the place and whom it is about.
+    standalone, answer = weavers.chat_sync(_messages(*asked, "When was that founded?"))
+    assert standalone == "Canada Flemish weavers build: When was that founded?"
+    assert "1784" in answer.citations[0].quote

@@ -34,6 +34,14 @@ def test_a_topic_switch_leads_with_its_own_words_and_vector() -> None:
     assert got[1].question == "Gazprom SOCAR sign: BRICS?"
 
 
+def test_a_changed_circumstance_is_answered_condensed_first() -> None:
+    """ "And in Canada?" names a place, but only as a circumstance of the last question:
+    on their own its words would quote any sentence that says "in Canada"."""
+    condensed = Reading("Flemish weavers build: in Canada?", CONDENSED)
+    got = follow_up_readings(Reading("And in Canada?", RAW), condensed)
+    assert [r.question for r in got] == [condensed.question, "And in Canada?"]
+
+
 def test_words_that_say_neither_are_compared_with_both_meanings() -> None:
     raw = Reading("How do I file an order?", RAW)
     condensed = Reading("restraining order: How do I file an order?", CONDENSED)
