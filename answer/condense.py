@@ -17,9 +17,13 @@ and is kept free of any front end (HTTP chat and Slack threads both use it):
    subject question that itself points back ("Who bought its main unit?"): the
    subject question before it comes along too, one step back and no further.
 4. A follow-up that only changes a circumstance ("And in America?" after "What
-   did the Huguenots do in South Africa?") is a *facet*: it carries the subject
-   minus the phrase it replaces ("Huguenots: in America?") and is answered
-   condensed first (:func:`facet`).
+   did the Huguenots do in South Africa?") or an item ("And the second?") is a
+   *facet*: it carries the subject minus the phrase it replaces ("Huguenots: in
+   America?") and is answered condensed first (:func:`facet`). A follow-up that
+   is just a question form ("Why?", "For how long?", :func:`only_asks`) is
+   answered condensed first too. Both continue the *last* question, so when that
+   one had no subject of its own ("Why was she banned?"), its own words come
+   along before the subject's ("banned ...: For how long?").
 5. A follow-up with a subject of its own ("What about BRICS?", "Why does it
    matter for Russia?") is *unsure*: its own words may be a new topic or a
    detail of the old one. Callers retrieve with both the raw follow-up and the
@@ -64,6 +68,13 @@ _FACET = re.compile(
     rf"^(?:{_PREPOSITIONS})\b(?!\s+(?:what|which|whom|whose|how|when|where)\b)",
     re.IGNORECASE,
 )
+
+# "And the second?", "what about the next one?": the same question for another item.
+_ORDINALS = frozenset(
+    "first second third fourth fifth sixth seventh eighth ninth tenth last next previous "
+    "other others latest earlier later final one ones".split()
+)
+_ORDINAL = "ordinal"  # what facet() returns for them: no phrase, ordinal words replaced
 
 # Words carried from the subject question, at most.
 MAX_CONTEXT_WORDS = 8
@@ -126,27 +137,37 @@ def has_own_subject(question: str) -> bool:
     if not own:
         return False
     if cued and not any(w.lower() in _PRONOUNS for w in _WORD.findall(rest)):
-        return True  # "what about BRICS?", "and the railway?"
+        # "what about BRICS?", "and the railway?"; "and the second?" names nothing
+        return facet(question) != _ORDINAL
     return bool(_NAME.search(question)) or len(own) >= 3
 
 
+def _only_ordinals(words: Sequence[str]) -> bool:
+    return bool(words) and all(w.lower() in _ORDINALS or w.isdigit() for w in words)
+
+
 def facet(question: str) -> str | None:
-    """The preposition of a follow-up that only changes a circumstance of the last
-    question ("And in America?" -> "in"), or None. Its words are no new topic: the
-    subject comes along, minus the phrase it replaces ("in South Africa")."""
+    """What a follow-up changes when it only changes one circumstance of the last
+    question: the preposition of "And in America?" ("in"), ``"ordinal"`` for "And
+    the second?", else None. Its words are no new topic: the subject comes along,
+    minus the phrase it replaces ("in South Africa", "first")."""
     question = question.strip()
     if not is_follow_up(question) or refers_back(question):
         return None
     rest, _ = _strip_cue(question)
     rest = _ASIDE.sub("", rest, count=1).strip()
     m = _FACET.match(rest)
-    return m.group(0).lower() if m else None
+    if m:
+        return m.group(0).lower()
+    return _ORDINAL if _only_ordinals(content_words(rest)) else None
 
 
 def _without_phrase(question: str, preposition: str) -> str:
     """``question`` without its first phrase opened by ``preposition``, up to the next
     preposition or punctuation: "What did the Huguenots do in South Africa?" -> "What
-    did the Huguenots do ?"."""
+    did the Huguenots do ?". For ``"ordinal"``, without its ordinal words."""
+    if preposition == _ORDINAL:
+        return " ".join(w for w in question.split() if w.strip("?!.,;:").lower() not in _ORDINALS)
     pattern = rf"\b{re.escape(preposition)}\s+.*?(?=\s+(?:{_PREPOSITIONS})\b|[,;:?!.]|$)"
     return re.sub(pattern, " ", question, count=1, flags=re.IGNORECASE)
 
@@ -176,6 +197,23 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     return words
 
 
+def _elliptic(question: str) -> bool:
+    """A follow-up that says almost nothing but how it asks ("Why?", "For how
+    long?"): it continues the last question, not just the conversation's subject."""
+    rest, _ = _strip_cue(question)
+    return len(content_words(rest)) <= 1 and not _NAME.search(question)
+
+
+_WH = re.compile(r"\b(?:what|when|where|who|whom|whose|why|how|which)\b", re.IGNORECASE)
+
+
+def only_asks(question: str) -> bool:
+    """True for a follow-up that is just a question form ("Why?", "For how long?",
+    "How much?"): its own words cannot pick the sentences; a bare keyword
+    ("Value", "Gifting") still can."""
+    return _elliptic(question) and bool(_WH.search(question))
+
+
 def condense_question(question: str, history: Sequence[Turn]) -> str:
     """The question to retrieve with; ``history`` is the earlier turns, oldest first."""
     question = " ".join(question.split())
@@ -183,9 +221,17 @@ def condense_question(question: str, history: Sequence[Turn]) -> str:
     if not asked or not is_follow_up(question):
         return question
     have = {term_of_word(w.lower()) for w in _WORD.findall(question)}
+    replacing = facet(question)
+    words = _subject(asked, replacing)
+    if (_elliptic(question) or replacing) and not has_own_subject(asked[-1]):
+        # "Why was she banned?" then "For how long?": the last question says what
+        # is asked about (the ban), the subject whom. Its own words only.
+        last = _own_words(asked[-1], replacing)
+        seen = {w.lower() for w in last}
+        words = last + [w for w in words if w.lower() not in seen]
     carried = [
         w
-        for w in _subject(asked, facet(question))
+        for w in words
         if term_of_word(w.lower()) not in have and w.lower() not in CONTENT_STOPWORDS
     ][:MAX_CONTEXT_WORDS]
     if not carried:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from answer.condense import facet, has_own_subject, refers_back
+from answer.condense import facet, has_own_subject, only_asks, refers_back
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,9 @@ class Reading:
 def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
     """The readings to answer with, best first.
 
-    - Words that only point back ("When was it signed?"): the condensed form leads.
+    - Words that only point back ("When was it signed?"), change one circumstance
+      of the last question ("And in Canada?", "And the second?") or only ask
+      ("For how long?"): the condensed form leads.
     - Words with a subject of their own ("What about BRICS?", "Why does it matter
       for Russia?"): the raw reading leads with its own vector.
     - Words that say neither ("How do I file an order?" after a question on
@@ -44,7 +46,11 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
     if raw.question == condensed.question:
         return [condensed]
     own_subject = has_own_subject(raw.question)
-    if (refers_back(raw.question) and not own_subject) or facet(raw.question):
+    if (
+        (refers_back(raw.question) and not own_subject)
+        or facet(raw.question)
+        or only_asks(raw.question)
+    ):
         return [condensed, raw]
     if own_subject:
         return [raw, condensed]

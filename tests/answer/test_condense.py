@@ -13,6 +13,7 @@ from answer.condense import (
     facet,
     has_own_subject,
     is_follow_up,
+    only_asks,
     refers_back,
 )
 
@@ -148,6 +149,8 @@ def test_a_subject_that_points_back_keeps_what_it_points_to() -> None:
         ("and the railway?", None),  # a new topic
         ("What about BRICS?", None),
         ("And in it?", None),  # points back: the pronoun rule decides
+        ("And the second?", "ordinal"),
+        ("what about the next one?", "ordinal"),
         (FIRST, None),  # stands alone
     ],
 )
@@ -165,6 +168,42 @@ def test_a_facet_replaces_the_phrase_it_changes() -> None:
         condense_question("Who judged it?", asked)
         == "2005 won Booker prize fiction: Who judged it?"
     )
+
+
+def test_an_ordinal_asks_the_last_question_again_and_names_no_subject() -> None:
+    asked = [
+        Turn("user", "Who is the Doctor in Doctor Who?"),
+        Turn("assistant", "…"),
+        Turn("user", "Who played him first?"),
+        Turn("assistant", "…"),
+    ]
+    assert not has_own_subject("And the second?")
+    assert condense_question("And the second?", asked) == "played Doctor: the second?"
+    # "second" is no subject: the next follow-up carries the Doctor, not it.
+    asked += [Turn("user", "And the second?"), Turn("assistant", "…")]
+    assert condense_question("How many series were there?", asked) == (
+        "Doctor: How many series were there?"
+    )
+
+
+def test_a_bare_question_form_continues_the_last_question() -> None:
+    """ "For how long?" after "Why was she banned?" asks how long the ban was: the last
+    question's own words come along with the subject; one says what, the other whom."""
+    asked = [
+        Turn("user", "What happened to the runner Susan Chepkemei?"),
+        Turn("assistant", "…"),
+        Turn("user", "Why was she banned?"),
+        Turn("assistant", "…"),
+    ]
+    assert only_asks("For how long?")
+    assert condense_question("For how long?", asked) == (
+        "banned happened runner Susan Chepkemei: For how long?"
+    )
+    # A follow-up with words of its own carries the subject only, as before.
+    assert condense_question("Did she appeal the decision?", asked) == (
+        "happened runner Susan Chepkemei: Did she appeal the decision?"
+    )
+    assert not only_asks("Value")  # a bare keyword still picks sentences itself
 
 
 def test_content_words_keep_order_and_first_spelling() -> None:

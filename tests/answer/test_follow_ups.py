@@ -132,3 +132,46 @@ def test_a_changed_circumstance_keeps_the_subject_and_drops_the_old_one(
     standalone, answer = weavers.chat_sync(_messages(*asked, "When was that founded?"))
     assert standalone == "Canada Flemish weavers build: When was that founded?"
     assert "1784" in answer.citations[0].quote
+
+
+# Invented articles: "long" is said in both, the ban's length in one.
+SPRINTER = (
+    "Sprinter suspended\n\n"
+    "The athletics federation suspended the sprinter Mara Okello after she missed a "
+    "training camp. The ban lasts six months, officials said on Monday."
+)
+HOLIDAYS = (
+    "Holiday habits\n\n"
+    "Many workers prefer one long vacation each year to several short breaks. "
+    "Travel agents say bookings for long trips rose in spring."
+)
+
+
+@pytest.fixture(scope="module")
+def sprinter(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[AnswerService]:
+    base = tmp_path_factory.mktemp("bare-questions")
+    articles.write(base / "docs", "sprinter.txt", SPRINTER)
+    articles.write(base / "docs", "holidays.txt", HOLIDAYS)
+    assert Ingestor(embedder, base / "index").run([base / "docs"]).added == 2
+    qa = answer_service(Searcher.open(Path(base / "index"), embedder=embedder))
+    yield qa
+    qa.close()
+
+
+def test_a_bare_question_form_is_asked_of_the_last_question(sprinter: AnswerService) -> None:
+    """ "For how long?" after "Why was she suspended?": how long the ban lasts, not a
+    long vacation, which its one word "long" quotes when asked alone."""
+    asked = [
+        "What happened to the sprinter Mara Okello?",
+        "Why was she suspended?",
+        "For how long?",
+    ]
+    standalone, answer = sprinter.chat_sync(_messages(*asked))
+    assert standalone.startswith("suspended ")
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == "sprinter.txt"
+    assert "six months" in " ".join(c.quote for c in answer.citations)
+    _, alone = sprinter.chat_sync(_messages("For how long?"))
+    assert alone.abstained or alone.citations[0].doc_id == "holidays.txt"

@@ -42,6 +42,13 @@ def test_a_changed_circumstance_is_answered_condensed_first() -> None:
     assert [r.question for r in got] == [condensed.question, "And in Canada?"]
 
 
+def test_a_bare_question_form_is_answered_condensed_first() -> None:
+    """ "For how long?" has one word, "long", that would quote any long vacation."""
+    condensed = Reading("banned Chepkemei: For how long?", CONDENSED)
+    got = follow_up_readings(Reading("For how long?", RAW), condensed)
+    assert got[0] is condensed
+
+
 def test_words_that_say_neither_are_compared_with_both_meanings() -> None:
     raw = Reading("How do I file an order?", RAW)
     condensed = Reading("restraining order: How do I file an order?", CONDENSED)
