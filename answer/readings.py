@@ -5,7 +5,7 @@ condenser made of it (answer.condense). Neither is safe alone: the condensed
 form drags the old subject into a topic switch ("What about BRICS?"), the raw
 one cannot say what "When was it signed?" is about. The answer service
 retrieves with both, fuses the passages, and tries the readings in the order
-chosen here; the next one answers when the first abstains.
+chosen here; the next one (if any) answers when the first abstains.
 
 Pure: texts and vectors in, readings out, no index needed to test it.
 """
@@ -33,7 +33,9 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
 
     - Words that only point back ("When was it signed?"), change one circumstance
       of the last question ("And in Canada?", "And the second?") or only ask
-      ("For how long?"): the condensed form leads.
+      ("For how long?"): the condensed form alone. Such words say nothing by
+      themselves, so when the condensed form finds nothing, answering from them
+      would quote whatever matches "it" or "in Canada" in any article.
     - Words with a subject of their own ("What about BRICS?", "Why does it matter
       for Russia?"): the raw reading leads with its own vector.
     - Words that say neither ("How do I file an order?" after a question on
@@ -51,7 +53,7 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
         or facet(raw.question)
         or only_asks(raw.question)
     ):
-        return [condensed, raw]
+        return [condensed]
     if own_subject:
         return [raw, condensed]
     blend = np.asarray(raw.vector, dtype=np.float32) + np.asarray(

@@ -20,11 +20,12 @@ RAW = unit(1, 0, 0)
 CONDENSED = unit(0, 1, 0)
 
 
-def test_a_follow_up_that_only_points_back_is_answered_condensed_first() -> None:
+def test_a_follow_up_that_only_points_back_is_answered_condensed_only() -> None:
+    """Alone, "When did it open?" is about nothing: when the condensed form finds
+    nothing (the museum asked about is in no article), the raw words must not go on
+    to quote whatever else opened (they did: an art show in Brussels)."""
     condensed = Reading("Gazprom SOCAR sign: When was it signed?", CONDENSED)
-    got = follow_up_readings(Reading("When was it signed?", RAW), condensed)
-    assert [r.question for r in got] == [condensed.question, "When was it signed?"]
-    assert got[1].vector is RAW
+    assert follow_up_readings(Reading("When was it signed?", RAW), condensed) == [condensed]
 
 
 def test_a_topic_switch_leads_with_its_own_words_and_vector() -> None:
@@ -34,19 +35,17 @@ def test_a_topic_switch_leads_with_its_own_words_and_vector() -> None:
     assert got[1].question == "Gazprom SOCAR sign: BRICS?"
 
 
-def test_a_changed_circumstance_is_answered_condensed_first() -> None:
+def test_a_changed_circumstance_is_answered_condensed_only() -> None:
     """ "And in Canada?" names a place, but only as a circumstance of the last question:
     on their own its words would quote any sentence that says "in Canada"."""
     condensed = Reading("Flemish weavers build: in Canada?", CONDENSED)
-    got = follow_up_readings(Reading("And in Canada?", RAW), condensed)
-    assert [r.question for r in got] == [condensed.question, "And in Canada?"]
+    assert follow_up_readings(Reading("And in Canada?", RAW), condensed) == [condensed]
 
 
-def test_a_bare_question_form_is_answered_condensed_first() -> None:
+def test_a_bare_question_form_is_answered_condensed_only() -> None:
     """ "For how long?" has one word, "long", that would quote any long vacation."""
     condensed = Reading("banned Chepkemei: For how long?", CONDENSED)
-    got = follow_up_readings(Reading("For how long?", RAW), condensed)
-    assert got[0] is condensed
+    assert follow_up_readings(Reading("For how long?", RAW), condensed) == [condensed]
 
 
 def test_words_that_say_neither_are_compared_with_both_meanings() -> None:
