@@ -177,6 +177,13 @@ def _own_words(question: str, replacing: str | None = None) -> list[str]:
     return content_words(_without_phrase(rest, replacing) if replacing else rest)
 
 
+def _is_subject(asked: Sequence[str], i: int) -> bool:
+    """Whether the ``i``-th question asked names the conversation's subject. The first
+    always does, however short ("What is civil disobedience?"): nothing came before
+    it to lean on."""
+    return i == 0 or has_own_subject(asked[i])
+
+
 def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     """Content words of the most recent question with a subject of its own, then,
     when that question itself leans on the one before ("Who bought its main unit?",
@@ -184,7 +191,7 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     "Yukos" to mean anything. One step back only, so words never pile up beyond two
     questions. ``replacing``: the preposition of a facet follow-up, whose phrase in
     the subject question is dropped (the follow-up says the new one)."""
-    subjects = [i for i, text in enumerate(asked) if has_own_subject(text)]
+    subjects = [i for i in range(len(asked)) if _is_subject(asked, i)]
     if not subjects:
         return []
     latest = asked[subjects[-1]]
@@ -223,7 +230,7 @@ def condense_question(question: str, history: Sequence[Turn]) -> str:
     have = {term_of_word(w.lower()) for w in _WORD.findall(question)}
     replacing = facet(question)
     words = _subject(asked, replacing)
-    if (_elliptic(question) or replacing) and not has_own_subject(asked[-1]):
+    if (_elliptic(question) or replacing) and not _is_subject(asked, len(asked) - 1):
         # "Why was she banned?" then "For how long?": the last question says what
         # is asked about (the ban), the subject whom. Its own words only.
         last = _own_words(asked[-1], replacing)

@@ -206,6 +206,16 @@ def test_a_bare_question_form_continues_the_last_question() -> None:
     assert not only_asks("Value")  # a bare keyword still picks sentences itself
 
 
+def test_a_short_first_question_is_the_subject() -> None:
+    """ "What is civil disobedience?" has two content words, as many as a follow-up
+    may have, but it opened the conversation: it is what "it" refers to."""
+    asked = [Turn("user", "What is civil disobedience?"), Turn("assistant", "…")]
+    assert not has_own_subject("What is civil disobedience?")
+    assert condense_question("Who practised it in India?", asked) == (
+        "civil disobedience: Who practised it in India?"
+    )
+
+
 def test_content_words_keep_order_and_first_spelling() -> None:
     assert content_words("What did Gazprom and gazprom's SOCAR sign with GAZPROM?") == [
         "Gazprom",
