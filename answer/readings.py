@@ -36,10 +36,13 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
       ("For how long?"): the condensed form alone. Such words say nothing by
       themselves, so when the condensed form finds nothing, answering from them
       would quote whatever matches "it" or "in Canada" in any article.
-    - Words with a subject of their own ("What about BRICS?", "Why does it matter
-      for Russia?"): the raw reading leads with its own vector.
+    - Words with a subject of their own that do not point back ("What about
+      BRICS?"): the raw reading leads with its own vector.
     - Words that say neither ("How do I file an order?" after a question on
-      restraining orders): the raw words pick the sentences, compared in meaning with
+      restraining orders), or name something but point back too ("Why did they
+      leave France?" after a question on the Huguenots, whose raw words alone
+      quoted an executive leaving his post at a French firm): the raw words pick
+      the sentences, compared in meaning with
       the mean of both vectors, so the conversation's subject counts without its
       words outweighing the follow-up's own. (Carried words counted as words did
       outweigh them on convqa-dev: "Value" after "renting or buying" quoted a
@@ -54,7 +57,7 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
         or only_asks(raw.question)
     ):
         return [condensed]
-    if own_subject:
+    if own_subject and not refers_back(raw.question):
         return [raw, condensed]
     blend = np.asarray(raw.vector, dtype=np.float32) + np.asarray(
         condensed.vector, dtype=np.float32

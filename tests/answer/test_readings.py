@@ -35,6 +35,17 @@ def test_a_topic_switch_leads_with_its_own_words_and_vector() -> None:
     assert got[1].question == "Gazprom SOCAR sign: BRICS?"
 
 
+def test_a_named_subject_that_points_back_is_compared_with_both_meanings() -> None:
+    """ "Why did they leave France?" names France, but "they" are the conversation's
+    Huguenots: the raw words choose, the meaning of both readings compares."""
+    raw = Reading("Why did they leave France?", RAW)
+    condensed = Reading("Huguenots: Why did they leave France?", CONDENSED)
+    lead, second = follow_up_readings(raw, condensed)
+    assert lead.question == raw.question
+    assert np.allclose(lead.vector, unit(1, 1, 0))
+    assert second is condensed
+
+
 def test_a_changed_circumstance_is_answered_condensed_only() -> None:
     """ "And in Canada?" names a place, but only as a circumstance of the last question:
     on their own its words would quote any sentence that says "in Canada"."""
