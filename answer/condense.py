@@ -61,7 +61,7 @@ _NAME = re.compile(r"(?<=\s)[A-Z][\w’'-]+|\b[A-Z]{2,}\b")
 # circumstances changed (the place, the time, the group), not a new topic.
 _PREPOSITIONS = (
     "in|on|at|for|during|since|before|after|from|to|with|without|under|over|near|"
-    "among|between|by|outside|inside|within|across|around|against"
+    "among|between|by|outside|inside|within|across|around|against|per"
 )
 # "In which country?" asks something new about the same subject: not a facet.
 _FACET = re.compile(

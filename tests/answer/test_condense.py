@@ -143,6 +143,7 @@ def test_a_subject_that_points_back_keeps_what_it_points_to() -> None:
     [
         ("And in America?", "in"),
         ("what about for children?", "for"),
+        ("And per shopper?", "per"),
         ("In 2003?", "in"),
         ("and before the war?", "before"),
         ("In which country?", None),  # a new question about the same subject
