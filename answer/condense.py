@@ -214,11 +214,16 @@ def _elliptic(question: str) -> bool:
 _WH = re.compile(r"\b(?:what|when|where|who|whom|whose|why|how|which)\b", re.IGNORECASE)
 
 
+# The words of a question form that content_words keeps: "long" in "for how long?".
+_HOW_WORDS = re.compile(r"\bhow (?:long|much|many|often|far|old|big|soon|come)\b", re.IGNORECASE)
+
+
 def only_asks(question: str) -> bool:
     """True for a follow-up that is just a question form ("Why?", "For how long?",
-    "How much?"): its own words cannot pick the sentences; a bare keyword
-    ("Value", "Gifting") still can."""
-    return _elliptic(question) and bool(_WH.search(question))
+    "How much?"): it has no words that could pick the sentences. "What was the
+    score?" has one, and a bare keyword ("Value") is one."""
+    rest, _ = _strip_cue(question.strip())
+    return bool(_WH.search(rest)) and not content_words(_HOW_WORDS.sub(" ", rest))
 
 
 def condense_question(question: str, history: Sequence[Turn]) -> str:

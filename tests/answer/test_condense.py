@@ -204,7 +204,10 @@ def test_a_bare_question_form_continues_the_last_question() -> None:
     assert condense_question("Did she appeal the decision?", asked) == (
         "happened runner Susan Chepkemei: Did she appeal the decision?"
     )
-    assert not only_asks("Value")  # a bare keyword still picks sentences itself
+    assert only_asks("Why?") and only_asks("And how much?")
+    # Words that can pick sentences themselves: a keyword, a noun asked about.
+    assert not only_asks("Value")
+    assert not only_asks("What was the score?")
 
 
 def test_a_short_first_question_is_the_subject() -> None:
