@@ -10,7 +10,7 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,17 @@ class Nginx:
             return []
         lines = self.access_log.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
+
+    def entry(self, match: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> bool:
+        """Whether a log entry ``match``es within ``timeout`` s: nginx writes the line
+        after the response has gone out, so the client can look before it is there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if any(match(e) for e in self.entries()):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
     def stop(self) -> None:
         self.proc.terminate()
