@@ -34,18 +34,22 @@ SHOP = (
 )
 
 
+def _service_over(base: Path, embedder: Embedder, texts: dict[str, str]) -> Iterator[AnswerService]:
+    """The answer service over an index of ``texts`` (file name -> article)."""
+    for name, text in texts.items():
+        articles.write(base / "docs", name, text)
+    assert Ingestor(embedder, base / "index").run([base / "docs"]).added == len(texts)
+    qa = answer_service(Searcher.open(Path(base / "index"), embedder=embedder))
+    yield qa
+    qa.close()
+
+
 @pytest.fixture(scope="module")
 def service(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> Iterator[AnswerService]:
-    base = tmp_path_factory.mktemp("follow-ups")
-    articles.write(base / "docs", "restraining-orders.txt", COURT)
-    articles.write(base / "docs", "shop-hours.txt", SHOP)
-    summary = Ingestor(embedder, base / "index").run([base / "docs"])
-    assert summary.added == 2
-    qa = answer_service(Searcher.open(Path(base / "index"), embedder=embedder))
-    yield qa
-    qa.close()
+    texts = {"restraining-orders.txt": COURT, "shop-hours.txt": SHOP}
+    yield from _service_over(tmp_path_factory.mktemp("follow-ups"), embedder, texts)
 
 
 def _messages(*asked: str) -> list[dict[str, str]]:
@@ -103,33 +107,20 @@ CASINOS = (
 )
 
 
-@pytest.fixture(scope="module")
-def weavers(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> Iterator[AnswerService]:
-    base = tmp_path_factory.mktemp("facets")
-    articles.write(base / "docs", "weavers.txt", WEAVERS)
-    articles.write(base / "docs", "casinos.txt", CASINOS)
-    assert Ingestor(embedder, base / "index").run([base / "docs"]).added == 2
-    qa = answer_service(Searcher.open(Path(base / "index"), embedder=embedder))
-    yield qa
-    qa.close()
-
-
 def test_a_changed_circumstance_keeps_the_subject_and_drops_the_old_one(
-    weavers: AnswerService,
+    stories: AnswerService,
 ) -> None:
     """ "And in Canada?" asks the last question again for another place: the weavers
     come along, Norway does not, and the casino sentence that also says "In Canada"
     is not the answer. Before facets were read, the raw words led and quoted it."""
     asked = ["What did the Flemish weavers build in Norway?", "And in Canada?"]
-    standalone, answer = weavers.chat_sync(_messages(*asked))
+    standalone, answer = stories.chat_sync(_messages(*asked))
     assert standalone == "Flemish weavers build: in Canada?"
     assert not answer.abstained
     assert answer.citations[0].doc_id == "weavers.txt"
     assert "cooperative mill near Halifax" in answer.citations[0].quote
     # The next follow-up still knows both the place and whom it is about.
-    standalone, answer = weavers.chat_sync(_messages(*asked, "When was that founded?"))
+    standalone, answer = stories.chat_sync(_messages(*asked, "When was that founded?"))
     assert standalone == "Canada Flemish weavers build: When was that founded?"
     assert "1784" in answer.citations[0].quote
 
@@ -147,20 +138,7 @@ HOLIDAYS = (
 )
 
 
-@pytest.fixture(scope="module")
-def sprinter(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> Iterator[AnswerService]:
-    base = tmp_path_factory.mktemp("bare-questions")
-    articles.write(base / "docs", "sprinter.txt", SPRINTER)
-    articles.write(base / "docs", "holidays.txt", HOLIDAYS)
-    assert Ingestor(embedder, base / "index").run([base / "docs"]).added == 2
-    qa = answer_service(Searcher.open(Path(base / "index"), embedder=embedder))
-    yield qa
-    qa.close()
-
-
-def test_a_bare_question_form_is_asked_of_the_last_question(sprinter: AnswerService) -> None:
+def test_a_bare_question_form_is_asked_of_the_last_question(stories: AnswerService) -> None:
     """ "For how long?" after "Why was she suspended?": how long the ban lasts, not a
     long vacation, which its one word "long" quotes when asked alone."""
     asked = [
@@ -168,10 +146,24 @@ def test_a_bare_question_form_is_asked_of_the_last_question(sprinter: AnswerServ
         "Why was she suspended?",
         "For how long?",
     ]
-    standalone, answer = sprinter.chat_sync(_messages(*asked))
+    standalone, answer = stories.chat_sync(_messages(*asked))
     assert standalone.startswith("suspended ")
     assert not answer.abstained
     assert answer.citations[0].doc_id == "sprinter.txt"
     assert "six months" in " ".join(c.quote for c in answer.citations)
-    _, alone = sprinter.chat_sync(_messages("For how long?"))
+    _, alone = stories.chat_sync(_messages("For how long?"))
     assert alone.abstained or alone.citations[0].doc_id == "holidays.txt"
+
+
+@pytest.fixture(scope="module")
+def stories(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[AnswerService]:
+    """Four invented articles, each pair sharing the words a follow-up alone would match."""
+    texts = {
+        "weavers.txt": WEAVERS,
+        "casinos.txt": CASINOS,
+        "sprinter.txt": SPRINTER,
+        "holidays.txt": HOLIDAYS,
+    }
+    yield from _service_over(tmp_path_factory.mktemp("stories"), embedder, texts)
