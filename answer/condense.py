@@ -76,6 +76,10 @@ _ORDINALS = frozenset(
 )
 _ORDINAL = "ordinal"  # what facet() returns for them: no phrase, ordinal words replaced
 
+_WH = re.compile(r"\b(?:what|when|where|who|whom|whose|why|how|which)\b", re.IGNORECASE)
+# The words of a question form that content_words keeps: "long" in "for how long?".
+_HOW_WORDS = re.compile(r"\bhow (?:long|much|many|often|far|old|big|soon|come)\b", re.IGNORECASE)
+
 # Words carried from the subject question, at most.
 MAX_CONTEXT_WORDS = 8
 
@@ -189,8 +193,8 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     when that question itself leans on the one before ("Who bought its main unit?",
     "And in America?"), those of the subject question before it: "its" needs
     "Yukos" to mean anything. One step back only, so words never pile up beyond two
-    questions. ``replacing``: the preposition of a facet follow-up, whose phrase in
-    the subject question is dropped (the follow-up says the new one)."""
+    questions. ``replacing``: what a facet follow-up replaces (:func:`facet`), dropped
+    from the subject question (the follow-up says the new one)."""
     subjects = [i for i in range(len(asked)) if _is_subject(asked, i)]
     if not subjects:
         return []
@@ -209,13 +213,6 @@ def _elliptic(question: str) -> bool:
     long?"): it continues the last question, not just the conversation's subject."""
     rest, _ = _strip_cue(question)
     return len(content_words(rest)) <= 1 and not _NAME.search(question)
-
-
-_WH = re.compile(r"\b(?:what|when|where|who|whom|whose|why|how|which)\b", re.IGNORECASE)
-
-
-# The words of a question form that content_words keeps: "long" in "for how long?".
-_HOW_WORDS = re.compile(r"\bhow (?:long|much|many|often|far|old|big|soon|come)\b", re.IGNORECASE)
 
 
 def only_asks(question: str) -> bool:
@@ -237,7 +234,9 @@ def condense_question(question: str, history: Sequence[Turn]) -> str:
     words = _subject(asked, replacing)
     if (_elliptic(question) or replacing) and not _is_subject(asked, len(asked) - 1):
         # "Why was she banned?" then "For how long?": the last question says what
-        # is asked about (the ban), the subject whom. Its own words only.
+        # is asked about (the ban), the subject whom. Its own words only, so at
+        # most three questions (this one, the subject and the one it points back
+        # to) and MAX_CONTEXT_WORDS words ever meet in one condensed question.
         last = _own_words(asked[-1], replacing)
         seen = {w.lower() for w in last}
         words = last + [w for w in words if w.lower() not in seen]
