@@ -70,6 +70,12 @@ class ExtractiveSettings:
     # instance is a string over an alphabet") rarely holds what it asks for.
     novel_weight: float = 0.1
     novel_words: int = 8
+    # A short follow-up ("What do their lawyers say?", condensed to "Texas sue spam:
+    # What do their lawyers say?") asks about its own few words; the words carried
+    # from the conversation only say where. Carried words count this much when the
+    # follow-up has at most ``focus_words`` content words of its own.
+    context_weight: float = 0.5
+    focus_words: int = 2
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
@@ -108,11 +114,19 @@ class ExtractiveAnswerer:
         """The same answerer weighting question words by ``weights`` (one index's IDF)."""
         return ExtractiveAnswerer(self.embedder, self.settings, weights)
 
-    def run(self, question: str, query_vector: np.ndarray, hits: list[SearchHit]) -> Answer:
+    def run(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        hits: list[SearchHit],
+        focus: str | None = None,
+    ) -> Answer:
+        """``focus``: for a condensed follow-up, the words as typed (see
+        ``context_weight``)."""
         s = self.settings
         asked = AskedFor.of(question)
         kind = asked.kind
-        candidates = self._candidates(question, hits, asked)
+        candidates = self._candidates(question, hits, asked, focus)
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
@@ -192,11 +206,16 @@ class ExtractiveAnswerer:
         return (c.hit, start, c.end, score)
 
     def _candidates(
-        self, question: str, hits: list[SearchHit], asked_for: AskedFor
+        self, question: str, hits: list[SearchHit], asked_for: AskedFor, focus: str | None
     ) -> list[_Candidate]:
         terms = normalize.content_term_list(question)
         weights = self.weights(terms) if self.weights is not None and terms else {}
         weight = {t: weights.get(t, 1.0) for t in terms}
+        own = set(normalize.content_term_list(focus)) if focus else set()
+        if own and len(own) <= self.settings.focus_words:
+            weight = {
+                t: w if t in own else w * self.settings.context_weight for t, w in weight.items()
+            }
         total = sum(weight.values())
         asked = set(terms)
         seen: set[tuple[str, int]] = set()

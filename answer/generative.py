@@ -49,9 +49,10 @@ async def extractive_stream(
     vector: np.ndarray,
     hits: list[SearchHit],
     fallback_reason: str | None = None,
+    focus: str | None = None,
 ) -> AsyncIterator[StreamEvent]:
     """The extractive answer, streamed sentence by sentence."""
-    answer = await run_in_threadpool(extractive.run, question, vector, hits)
+    answer = await run_in_threadpool(extractive.run, question, vector, hits, focus)
     async for event in answer_events(replace(answer, fallback_reason=fallback_reason)):
         yield event
 

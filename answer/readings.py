@@ -26,6 +26,9 @@ class Reading:
 
     question: str
     vector: np.ndarray
+    # For a condensed reading, the follow-up as typed: its own words are what it
+    # asks about, the rest is carried context (answer.extractive weighs them so).
+    focus: str | None = None
 
 
 def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:

@@ -287,11 +287,17 @@ class AnswerService:
             yield event
 
     async def _stream_from(
-        self, searcher: Searcher, question: str, vector: np.ndarray, hits: list[SearchHit]
+        self,
+        searcher: Searcher,
+        question: str,
+        vector: np.ndarray,
+        hits: list[SearchHit],
+        focus: str | None = None,
     ) -> AsyncIterator[StreamEvent]:
         started = time.perf_counter()
         if self.generative is None:
-            events = extractive_stream(self._extractive_for(searcher), question, vector, hits)
+            extractive = self._extractive_for(searcher)
+            events = extractive_stream(extractive, question, vector, hits, focus=focus)
         else:
             events = self.generative.stream(question, vector, hits)
         async for event in events:
@@ -312,12 +318,17 @@ class AnswerService:
         return await self._answer_from(searcher, question, vector, hits)
 
     async def _answer_from(
-        self, searcher: Searcher, question: str, vector: np.ndarray, hits: list[SearchHit]
+        self,
+        searcher: Searcher,
+        question: str,
+        vector: np.ndarray,
+        hits: list[SearchHit],
+        focus: str | None = None,
     ) -> Answer:
         started = time.perf_counter()
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            answer = await run_in_threadpool(extractive.run, question, vector, hits)
+            answer = await run_in_threadpool(extractive.run, question, vector, hits, focus)
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
@@ -352,7 +363,7 @@ class AnswerService:
         raw_vector, raw_hits = await self._retrieve(raw, top_k, mode, collections)
         vector, hits = await self._retrieve(standalone, top_k, mode, collections)
         k = top_k or searcher.default_top_k
-        condensed = Reading(standalone, vector)
+        condensed = Reading(standalone, vector, focus=raw)
         if llm:
             return standalone, searcher, [condensed], fuse_hits([raw_hits, hits], k)
         # Both readings' passages are kept: the sentence scoring picks among them.
@@ -369,7 +380,7 @@ class AnswerService:
         the last one's abstention)."""
         answer = None
         for r in questions:
-            answer = await self._answer_from(searcher, r.question, r.vector, hits)
+            answer = await self._answer_from(searcher, r.question, r.vector, hits, r.focus)
             if not answer.abstained:
                 break
         assert answer is not None
@@ -403,7 +414,9 @@ class AnswerService:
             # Extractive answers are whole before they stream: the first that answers.
             return standalone, answer_events(await self._first_answer(searcher, questions, hits))
         first = questions[0]
-        return standalone, self._stream_from(searcher, first.question, first.vector, hits)
+        return standalone, self._stream_from(
+            searcher, first.question, first.vector, hits, first.focus
+        )
 
     def chat_sync(
         self,

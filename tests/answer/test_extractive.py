@@ -228,3 +228,25 @@ def test_a_sentence_without_the_kind_asked_for_counts_for_less(embedder: Embedde
     assert ExtractiveAnswerer(embedder).run(question, vector, [_hit(dated)]).confidence == (
         plain.run(question, vector, [_hit(dated)]).confidence
     )
+
+
+def test_a_short_follow_ups_own_words_outweigh_the_carried_ones(embedder: Embedder) -> None:
+    """ "What do their lawyers say?", condensed with the conversation's words: the
+    follow-up asks about lawyers; "Texas", "spam" and "laws" only say where. Given the
+    follow-up as typed, a sentence with its own word scores higher and one with only
+    carried words lower (bench/live_follow_ups.py shows the answer this changes)."""
+    question = "laws broke Texas spam: What do their lawyers say?"
+    vector = embedder.encode_query(question)
+    answerer = ExtractiveAnswerer(embedder, ExtractiveSettings(abstain_below=0.0))
+    lawyers = [_hit("Lawyers for the two men said the suit was groundless.")]
+    laws = [_hit("The state says their spam broke three Texas laws.")]
+
+    def score(hits: list[SearchHit], focus: str | None) -> float:
+        return answerer.run(question, vector, hits, focus).confidence
+
+    typed = "What do their lawyers say?"
+    assert score(lawyers, typed) > score(lawyers, None)
+    assert score(laws, typed) < score(laws, None)
+    # A follow-up with words enough of its own is left to count them all alike.
+    wordy = "What do their lawyers say about the laws Texas passed on spam?"
+    assert score(laws, wordy) == score(laws, None)
