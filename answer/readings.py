@@ -45,9 +45,9 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
       restraining orders), or name something but point back too ("Why did they
       leave France?" after a question on the Huguenots, whose raw words alone
       quoted an executive leaving his post at a French firm): the raw words pick
-      the sentences, compared in meaning with
-      the mean of both vectors, so the conversation's subject counts without its
-      words outweighing the follow-up's own. (Carried words counted as words did
+      the sentences, compared in meaning with the mean of both vectors, so the
+      conversation's subject counts without its words outweighing the follow-up's
+      own. (Carried words counted as words did
       outweigh them on convqa-dev: "Value" after "renting or buying" quoted a
       renting-vs-buying list.)
     """
