@@ -72,8 +72,9 @@ class ExtractiveSettings:
     novel_words: int = 8
     # A short follow-up ("What do their lawyers say?", condensed to "Texas sue spam:
     # What do their lawyers say?") asks about its own few words; the words carried
-    # from the conversation only say where. Carried words count this much when the
-    # follow-up has at most ``focus_words`` content words of its own.
+    # from the conversation only say where. Carried words count this much in ordering
+    # the sentences (not in the abstention score) when the follow-up has at most
+    # ``focus_words`` content words of its own.
     context_weight: float = 0.5
     focus_words: int = 2
 
@@ -97,6 +98,13 @@ class _Candidate:
     # Article offset where the sentence before it starts, when that sentence holds
     # question words this one lacks (quoted with it if short enough); else None.
     lead: int | None = None
+    # The overlap with a short follow-up's carried words counted at context_weight:
+    # it orders the sentences, never decides abstention. None: same as lexical.
+    focused: float | None = None
+
+    @property
+    def ranked_lexical(self) -> float:
+        return self.lexical if self.focused is None else self.focused
 
 
 class ExtractiveAnswerer:
@@ -131,16 +139,18 @@ class ExtractiveAnswerer:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
         candidates.sort(
-            key=lambda c: c.lexical + c.hit.score + s.kind_weight * c.kind, reverse=True
+            key=lambda c: c.ranked_lexical + c.hit.score + s.kind_weight * c.kind, reverse=True
         )
         candidates = candidates[: s.candidates]
         vectors = self.embedder.encode(
             [_in_context(c) if s.title_context else c.text for c in candidates]
         )
         cosine = vectors @ np.asarray(query_vector, dtype=np.float32)
-        scores = cosine + s.lexical_weight * np.array([c.lexical for c in candidates])
+        lexical = np.array([c.lexical for c in candidates])
+        scores = cosine + s.lexical_weight * lexical
         rank = (
             scores
+            + s.lexical_weight * (np.array([c.ranked_lexical for c in candidates]) - lexical)
             + s.kind_weight * np.array([c.kind for c in candidates], dtype=np.float32)
             + s.novel_weight * np.array([c.novel for c in candidates], dtype=np.float32)
         )
@@ -212,17 +222,17 @@ class ExtractiveAnswerer:
         weights = self.weights(terms) if self.weights is not None and terms else {}
         weight = {t: weights.get(t, 1.0) for t in terms}
         own = set(normalize.content_term_list(focus)) if focus else set()
+        focused: dict[str, float] | None = None
         if own and len(own) <= self.settings.focus_words:
-            weight = {
-                t: w if t in own else w * self.settings.context_weight for t, w in weight.items()
-            }
-        total = sum(weight.values())
+            cw = self.settings.context_weight
+            focused = {t: w if t in own else w * cw for t, w in weight.items()}
         asked = set(terms)
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
         share = self.settings.window_share
 
-        def overlap(have: set[str]) -> float:
+        def overlap(have: set[str], weight: dict[str, float] = weight) -> float:
+            total = sum(weight.values())
             return sum(w for t, w in weight.items() if t in have) / total if total else 0.0
 
         for hit in hits:
@@ -241,14 +251,21 @@ class ExtractiveAnswerer:
                 alone = overlap(have)
                 lead = None
                 together = alone
+                near = have
                 if (
                     previous is not None
                     and not _PARAGRAPH_BREAK.search(p.text[previous[0] : a])
                     and not addresses_an_assistant(p.text[previous[0] : a])
                 ):
-                    together = overlap(have | previous[1])
+                    near = have | previous[1]
+                    together = overlap(near)
                     if together > alone:
                         lead = p.start + previous[0]
+                focus_share = None
+                if focused is not None:
+                    focus_share = (1 - share) * overlap(have, focused) + share * overlap(
+                        near, focused
+                    )
                 out.append(
                     _Candidate(
                         hit,
@@ -259,6 +276,7 @@ class ExtractiveAnswerer:
                         asked_for.stated_by(text),
                         min(1.0, len(have - asked) / self.settings.novel_words),
                         lead,
+                        focus_share,
                     )
                 )
         return out

@@ -283,21 +283,17 @@ class AnswerService:
     ) -> AsyncIterator[StreamEvent]:
         searcher = self.current()
         vector, hits = await self._retrieve(question, top_k, mode, collections)
-        async for event in self._stream_from(searcher, question, vector, hits):
+        async for event in self._stream_from(searcher, Reading(question, vector), hits):
             yield event
 
     async def _stream_from(
-        self,
-        searcher: Searcher,
-        question: str,
-        vector: np.ndarray,
-        hits: list[SearchHit],
-        focus: str | None = None,
+        self, searcher: Searcher, reading: Reading, hits: list[SearchHit]
     ) -> AsyncIterator[StreamEvent]:
         started = time.perf_counter()
+        question, vector = reading.question, reading.vector
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            events = extractive_stream(extractive, question, vector, hits, focus=focus)
+            events = extractive_stream(extractive, question, vector, hits, focus=reading.focus)
         else:
             events = self.generative.stream(question, vector, hits)
         async for event in events:
@@ -315,20 +311,16 @@ class AnswerService:
         """``collections``: which to answer from (None: every one served)."""
         searcher = self.current()
         vector, hits = await self._retrieve(question, top_k, mode, collections)
-        return await self._answer_from(searcher, question, vector, hits)
+        return await self._answer_from(searcher, Reading(question, vector), hits)
 
     async def _answer_from(
-        self,
-        searcher: Searcher,
-        question: str,
-        vector: np.ndarray,
-        hits: list[SearchHit],
-        focus: str | None = None,
+        self, searcher: Searcher, reading: Reading, hits: list[SearchHit]
     ) -> Answer:
         started = time.perf_counter()
+        question, vector = reading.question, reading.vector
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            answer = await run_in_threadpool(extractive.run, question, vector, hits, focus)
+            answer = await run_in_threadpool(extractive.run, question, vector, hits, reading.focus)
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
@@ -380,7 +372,7 @@ class AnswerService:
         the last one's abstention)."""
         answer = None
         for r in questions:
-            answer = await self._answer_from(searcher, r.question, r.vector, hits, r.focus)
+            answer = await self._answer_from(searcher, r, hits)
             if not answer.abstained:
                 break
         assert answer is not None
@@ -413,10 +405,7 @@ class AnswerService:
         if self.generative is None and len(questions) > 1:
             # Extractive answers are whole before they stream: the first that answers.
             return standalone, answer_events(await self._first_answer(searcher, questions, hits))
-        first = questions[0]
-        return standalone, self._stream_from(
-            searcher, first.question, first.vector, hits, first.focus
-        )
+        return standalone, self._stream_from(searcher, questions[0], hits)
 
     def chat_sync(
         self,
