@@ -77,6 +77,11 @@ class ExtractiveSettings:
     # ``focus_words`` content words of its own.
     context_weight: float = 0.5
     focus_words: int = 2
+    # A condensed follow-up's carried words ("Meteor Awards" in "won Meteor Awards:
+    # Where was the ceremony?") say which article, not which sentence: they count as
+    # present in every sentence of an article that mentions them (in the passages
+    # retrieved), so the follow-up's own words pick the sentence within it.
+    carried_in_article: bool = True
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
@@ -227,6 +232,11 @@ class ExtractiveAnswerer:
             cw = self.settings.context_weight
             focused = {t: w if t in own else w * cw for t, w in weight.items()}
         asked = set(terms)
+        carried = asked - own if own and self.settings.carried_in_article else set()
+        in_article: dict[str, set[str]] = {}
+        for hit in hits if carried else ():
+            found = carried & normalize.content_terms(hit.passage.text)
+            in_article.setdefault(hit.passage.doc_id, set()).update(found)
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
         share = self.settings.window_share
@@ -240,7 +250,7 @@ class ExtractiveAnswerer:
             before: tuple[int, set[str]] | None = None
             for a, b in split_sentences(p.text):
                 text = p.text[a:b]
-                have = normalize.content_terms(text)
+                have = said = normalize.content_terms(text)
                 previous, before = before, (a, have)
                 key = (p.doc_id, p.start + a)
                 if key in seen or b - a < 12:
@@ -261,6 +271,11 @@ class ExtractiveAnswerer:
                     together = overlap(near)
                     if together > alone:
                         lead = p.start + previous[0]
+                lexical = (1 - share) * alone + share * together
+                context = in_article.get(p.doc_id)
+                if context:
+                    have, near = have | context, near | context
+                    lexical = (1 - share) * overlap(have) + share * overlap(near)
                 focus_share = None
                 if focused is not None:
                     focus_share = (1 - share) * overlap(have, focused) + share * overlap(
@@ -272,9 +287,9 @@ class ExtractiveAnswerer:
                         p.start + a,
                         p.start + b,
                         text,
-                        (1 - share) * alone + share * together,
+                        lexical,
                         asked_for.stated_by(text),
-                        min(1.0, len(have - asked) / self.settings.novel_words),
+                        min(1.0, len(said - asked) / self.settings.novel_words),
                         lead,
                         focus_share,
                     )

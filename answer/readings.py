@@ -12,11 +12,19 @@ Pure: texts and vectors in, readings out, no index needed to test it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from answer.condense import facet, has_own_subject, only_asks, refers_back
+from answer.models import Answer
+from index import normalize
+from index.models import SearchHit
+
+# Of the conversation's subject (its terms weighted by IDF), the share an answer
+# from a follow-up's own words must find in the articles it cites.
+SUBJECT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,9 @@ class Reading:
     # For a condensed reading, the follow-up as typed: its own words are what it
     # asks about, the rest is carried context (answer.extractive weighs them so).
     focus: str | None = None
+    # For a follow-up's own words answering alone: the terms of the conversation's
+    # subject, which the articles it quotes must mention (:func:`stays_on_subject`).
+    subject: frozenset[str] = frozenset()
 
 
 def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
@@ -49,7 +60,10 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
       conversation's subject counts without its words outweighing the follow-up's
       own. (Carried words counted as words did
       outweigh them on convqa-dev: "Value" after "renting or buying" quoted a
-      renting-vs-buying list.)
+      renting-vs-buying list.) That answer must stay on the conversation's subject:
+      "Where was the ceremony?" after "Who won the Meteor Awards?" quoted another
+      awards ceremony, in Sydney. When the articles it quotes do not mention the
+      subject, the condensed form answers instead (:func:`stays_on_subject`).
     """
     if raw.question == condensed.question:
         return [condensed]
@@ -66,4 +80,31 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
         condensed.vector, dtype=np.float32
     )
     norm = float(np.linalg.norm(blend))
-    return [Reading(raw.question, blend / norm if norm else blend), condensed]
+    subject = frozenset(normalize.content_term_list(condensed.question)) - frozenset(
+        normalize.content_term_list(raw.question)
+    )
+    return [Reading(raw.question, blend / norm if norm else blend, subject=subject), condensed]
+
+
+def stays_on_subject(
+    reading: Reading,
+    answer: Answer,
+    hits: Sequence[SearchHit],
+    weights: Callable[[Iterable[str]], dict[str, float]] | None,
+) -> bool:
+    """Whether every article ``answer`` quotes (its passages among ``hits``) mentions
+    at least :data:`SUBJECT_SHARE` of the reading's subject, its terms weighted by
+    ``weights`` (IDF: "Meteor" counts, "won" and "awards" are said of every prize).
+    True for a reading with no subject."""
+    if not reading.subject:
+        return True
+    said: dict[str, set[str]] = {c.doc_id: set() for c in answer.citations}
+    for hit in hits:
+        if hit.passage.doc_id in said:
+            said[hit.passage.doc_id] |= normalize.content_terms(hit.passage.text)
+    weight = weights(reading.subject) if weights is not None else {}
+    total = sum(weight.get(t, 1.0) for t in reading.subject)
+    return all(
+        sum(weight.get(t, 1.0) for t in reading.subject & terms) >= SUBJECT_SHARE * total
+        for terms in said.values()
+    )

@@ -42,7 +42,7 @@ from answer.generative import (
 from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
-from answer.readings import Reading, follow_up_readings
+from answer.readings import Reading, follow_up_readings, stays_on_subject
 from answer.searcher import Searcher, checker
 from index.embedder import Embedder, EmbedderConfig
 from index.library import Library
@@ -368,13 +368,21 @@ class AnswerService:
         questions: Sequence[Reading],
         hits: list[SearchHit],
     ) -> Answer:
-        """The answer of the first reading of the question that does not abstain (else
-        the last one's abstention)."""
+        """The answer of the first reading of the question that does not abstain and
+        stays on the conversation's subject (answer.readings); else the first that
+        answered at all; else the last one's abstention."""
         answer = None
+        off_subject = None  # the first answer that left the conversation's subject
+        weights = self._extractive_for(searcher).weights
         for r in questions:
             answer = await self._answer_from(searcher, r, hits)
-            if not answer.abstained:
+            if answer.abstained:
+                continue
+            if stays_on_subject(r, answer, hits, weights):
                 break
+            off_subject = off_subject or answer
+        if answer is not None and answer.abstained and off_subject is not None:
+            answer = off_subject
         assert answer is not None
         return answer
 

@@ -256,3 +256,31 @@ def test_a_short_follow_ups_own_words_outweigh_the_carried_ones(embedder: Embedd
     # A follow-up with words enough of its own is left to count them all alike.
     wordy = "What do their lawyers say about the laws Texas passed on spam?"
     assert answerer.run(question, vector, article, wordy) == unfocused
+
+
+def test_carried_words_say_which_article_and_the_follow_ups_own_words_which_sentence(
+    embedder: Embedder,
+) -> None:
+    """ "Where was the ceremony?" after "Who won the Lantern Prize?": the prize is named
+    once at the top of its article, the ceremony's place in a later paragraph that
+    does not repeat it. The carried words count for every sentence of the article
+    that mentions them, so "ceremony" picks the sentence; counted in the sentence, the
+    top one, which says nothing of a ceremony, was quoted. Another article's ceremony
+    gains nothing from them."""
+    question = "won Lantern Prize: Where was the ceremony?"
+    vector = embedder.encode_query(question)
+    hits = [
+        _hit("The ceremony was held at a fairground by the harbour, hosted by a comedian.", "fair"),
+        _hit(
+            "Snowdrop won the Lantern Prize for folk music on Friday.\n\n"
+            "The band collected the award at the ceremony in the Corn Exchange in Leeds.",
+            "lantern",
+        ),
+    ]
+    typed = "Where was the ceremony?"
+    answer = ExtractiveAnswerer(embedder).run(question, vector, hits, typed)
+    assert answer.citations[0].doc_id == "lantern"
+    assert "Corn Exchange" in answer.citations[0].quote
+    assert all(c.doc_id == "lantern" for c in answer.citations)
+    in_sentence = ExtractiveAnswerer(embedder, ExtractiveSettings(carried_in_article=False))
+    assert "Corn Exchange" not in in_sentence.run(question, vector, hits, typed).citations[0].quote

@@ -167,3 +167,41 @@ def stories(
         "holidays.txt": HOLIDAYS,
     }
     yield from _service_over(tmp_path_factory.mktemp("stories"), embedder, texts)
+
+
+# Invented articles: both hold an awards ceremony, only one is the prize asked about.
+LANTERN = (
+    "Folk prize for Snowdrop\n\n"
+    "Snowdrop won the Lantern Prize for folk music on Friday, beating four other bands.\n\n"
+    "The band collected the award at the ceremony in the Corn Exchange in Leeds. "
+    "Their second album sold twice as many copies as the first."
+)
+FILM_AWARDS = (
+    "Film awards in Sydney\n\n"
+    "The ceremony was held at Luna Park in Sydney and was hosted by a comedian. "
+    "Two local dramas won awards for best film and best script."
+)
+
+
+@pytest.fixture(scope="module")
+def prizes(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[AnswerService]:
+    texts = {"lantern.txt": LANTERN, "film-awards.txt": FILM_AWARDS}
+    yield from _service_over(tmp_path_factory.mktemp("prizes"), embedder, texts)
+
+
+def test_a_follow_up_without_a_subject_is_answered_on_the_conversations_subject(
+    prizes: AnswerService,
+) -> None:
+    """ "Where was the ceremony?" after "Who won the Lantern Prize?": asked alone, its
+    one word quotes the Sydney ceremony. With the conversation, the answer must come
+    from an article about the Lantern Prize, and the sentence within it that says
+    where the ceremony was, though that sentence does not name the prize."""
+    _, alone = prizes.chat_sync(_messages("Where was the ceremony?"))
+    assert alone.citations[0].doc_id == "film-awards.txt"
+    standalone, answer = prizes.chat_sync(
+        _messages("Who won the Lantern Prize?", "Where was the ceremony?")
+    )
+    assert "Lantern" in standalone
+    assert not answer.abstained
+    assert {c.doc_id for c in answer.citations} == {"lantern.txt"}
+    assert "Corn Exchange" in answer.citations[0].quote

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from answer.readings import Reading, follow_up_readings
+from answer.models import Answer, Citation
+from answer.readings import Reading, follow_up_readings, stays_on_subject
+from index import normalize
+from index.models import Passage, SearchHit
 
 
 def unit(*xs: float) -> np.ndarray:
@@ -69,6 +72,9 @@ def test_words_that_say_neither_are_compared_with_both_meanings() -> None:
     # Halfway between the two: as close to the follow-up as to the conversation.
     assert np.isclose(float(lead.vector @ RAW), float(lead.vector @ CONDENSED))
     assert float(lead.vector @ RAW) > 0.7
+    # Its answer must stay on the conversation's subject: the carried words.
+    assert lead.subject == {normalize.term_of_word("restraining")}
+    assert not second.subject
 
 
 def test_a_question_the_condenser_left_alone_has_one_reading() -> None:
@@ -81,3 +87,32 @@ def test_opposite_vectors_do_not_divide_by_zero() -> None:
     raw = Reading("How do I file an order?", RAW)
     lead, _ = follow_up_readings(raw, Reading("order: How do I file an order?", -RAW))
     assert np.all(np.isfinite(lead.vector))
+
+
+def _hit(doc_id: str, text: str) -> SearchHit:
+    return SearchHit(Passage(1, doc_id, None, None, text, 0, len(text)), 1.0)
+
+
+def _quoting(doc_id: str) -> Answer:
+    return Answer("... [1]", [Citation(1, doc_id, None, None, "...", 0, 3, 1)], False)
+
+
+def test_an_answer_stays_on_subject_when_its_article_names_the_rare_part_of_it() -> None:
+    """After "Who won the Meteor Awards?", "Where was the ceremony?" answered from its
+    own words quoted another awards ceremony. "won" and "awards" are said of every
+    prize; weighted by IDF, the subject is mostly "Meteor"."""
+    raw = Reading("Where was the ceremony?", RAW)
+    lead, _ = follow_up_readings(
+        raw, Reading("won Meteor Awards: Where was the ceremony?", CONDENSED)
+    )
+    idf = lambda terms: {t: 6.0 if t == "meteor" else 1.0 for t in terms}  # noqa: E731
+    hits = [
+        _hit("sydney", "Stars won awards at the ceremony at Luna Park in Sydney."),
+        _hit("dublin", "The band won two Meteor awards.\n\nThe ceremony was at the Point."),
+    ]
+    assert not stays_on_subject(lead, _quoting("sydney"), hits, idf)
+    assert stays_on_subject(lead, _quoting("dublin"), hits, idf)
+    # Counted alike, two of the three subject words are enough for the wrong one.
+    assert stays_on_subject(lead, _quoting("sydney"), hits, None)
+    # A reading with no subject (a topic switch, the condensed form) always stays.
+    assert stays_on_subject(raw, _quoting("sydney"), hits, idf)
