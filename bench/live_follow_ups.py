@@ -12,10 +12,12 @@ article; ``expected`` is a short fact, alternatives split by ``|``. A turn count
 when the answer does not abstain and a cited quote contains one alternative.
 
 The questions were written from randomly drawn articles before any version ran
-on them, in two rounds of six conversations (field ``round``, reported apart).
-Neither round is held out any more: round 1 showed the failures that facets and
-bare question forms fix ("And per shopper?"), round 2 one regression that was
-then mended ("What was the score?"). Add a fresh round before tuning on these.
+on them, in three rounds of six conversations (field ``round``, reported apart).
+None is held out any more: round 1 showed the failures that facets and bare
+question forms fix ("And per shopper?"), round 2 one regression that was then
+mended ("What was the score?"), round 3 (first run on cf4b4ef: follow-ups 8/19)
+the carried words that must say which article, not which sentence ("Where was
+the ceremony?"). Add a fresh round before tuning on these.
 ``--code DIR`` runs another checkout (e.g. ``git worktree add /tmp/before
 <rev>``) over the same index for a before/after in one run. The first run
 indexes BBC and the seed into ``--index`` (a few minutes); later runs reuse it.
