@@ -178,6 +178,8 @@ def _without_phrase(question: str, preposition: str) -> str:
 
 def _own_words(question: str, replacing: str | None = None) -> list[str]:
     rest, _ = _strip_cue(" ".join(question.split()))
+    # "much" of "How much will Shell pay?" is how it asked, not what about.
+    rest = _HOW_WORDS.sub(" ", rest)
     return content_words(_without_phrase(rest, replacing) if replacing else rest)
 
 

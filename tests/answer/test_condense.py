@@ -254,3 +254,15 @@ def test_turns_convert_to_chat_messages_for_an_llm_condenser() -> None:
 )
 def test_refers_back_only_through_pronouns(question: str, points: bool) -> None:
     assert refers_back(question) is points
+
+
+def test_how_a_question_asks_is_not_carried_as_its_subject() -> None:
+    """ "much" in "How much will Shell pay ...?" says how it asked: the "Understood
+    as" line and the carried words are about Shell's payment, not "much"."""
+    history = [Turn("user", "How much will Shell pay its former finance chief?")]
+    assert (
+        condense_question("Why did she step down?", history)
+        == "Shell pay former finance chief: Why did she step down?"
+    )
+    history = [Turn("user", "How big will the US budget deficit be?")]
+    assert condense_question("And last year?", history) == "US budget deficit: last year?"
