@@ -77,6 +77,31 @@ _NOT_MODIFIER = frozenset(
 )
 
 
+# "How much did the film take?", "What price ...?": an amount of money, not just any
+# number (the same sentence's "down 26.5%" does not answer it).
+_MONEY_QUESTION = re.compile(
+    r"\bhow much\b.*\b(?:cost|costs|costing|pay|paid|pays|spend|spent|spends|take|took|"
+    r"taken|takes|earn|earned|earns|make|made|makes|raise|raised|give|gave|given|donate|"
+    r"donated|sell|sold|bid|offer|offered|worth|charge|charged|fine|fined|owe|owed|invest|"
+    r"invested|borrow|borrowed|money|cash|budget|fee|fees|price|salary|wage|wages|gross|"
+    r"grossed|fetch|fetched)\b|\bwhat (?:price|cost|fee|salary)\b",
+    re.IGNORECASE,
+)
+_CURRENCY = (
+    r"(?:US\$|\$|£|€|¥|\b(?:dollars?|pounds?|euros?|yen|yuan|rupees?|francs?|roubles?|"
+    r"rubles?)\b)"
+)
+_SCALE = r"(?:\s?(?:m|bn|k|million|billion|trillion)\b)?"
+_MONEY = re.compile(
+    rf"{_CURRENCY}\s?\d[\d,.]*{_SCALE}|\d[\d,.]*{_SCALE}\s?{_CURRENCY}", re.IGNORECASE
+)
+
+
+def amounts_of_money(text: str) -> set[str]:
+    """The amounts of money a text states ("dollars 19.1m", "£2m", "5 euros")."""
+    return {" ".join(m.group(0).lower().split()) for m in _MONEY.finditer(text)}
+
+
 def asked_type(question: str) -> str | None:
     """The noun a "what type/kind/name of N" question asks about ("plea"), or None."""
     m = _TYPE_OF.search(question)
@@ -109,6 +134,8 @@ class AskedFor:
     noun: str | None = None  # for "type": the noun asked about
     dates: frozenset[str] = frozenset()
     numbers: frozenset[str] = frozenset()
+    # For "number": the question asks an amount of money; its own amounts, if any.
+    money: frozenset[str] | None = None
     # The question's words and names: a sentence must say something beyond them.
     said: frozenset[str] = frozenset()
 
@@ -120,7 +147,10 @@ class AskedFor:
         if kind == "date":
             return cls(kind, question, dates=frozenset(entities.dates(question)))
         if kind == "number":
-            return cls(kind, question, numbers=frozenset(entities.numbers(question)))
+            money = None
+            if _MONEY_QUESTION.search(question):
+                money = frozenset(amounts_of_money(question))
+            return cls(kind, question, numbers=frozenset(entities.numbers(question)), money=money)
         if kind == "type":
             words = frozenset(re.findall(r"[\w-]+", question.lower()))
             return cls(kind, question, noun=asked_type(question), said=words)
@@ -140,6 +170,8 @@ class AskedFor:
         if kind == "date":
             return bool(entities.dates(sentence) - self.dates)
         if kind == "number":
+            if self.money is not None:
+                return bool(amounts_of_money(sentence) - self.money)
             return bool(entities.numbers(sentence) - self.numbers)
         if kind == "type":
             if self.noun is None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from answer.question_type import AskedFor, asked_type, question_kind, states_kind
+from answer.question_type import (
+    AskedFor,
+    amounts_of_money,
+    asked_type,
+    question_kind,
+    states_kind,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +81,32 @@ def test_a_question_read_once_checks_each_sentence(
     asked = AskedFor.of(question)
     assert asked.kind == question_kind(question)
     assert asked.stated_by(sentence) is stated
+
+
+def test_asked_how_much_was_paid_only_an_amount_of_money_answers() -> None:
+    """ "How much did the film take?" is answered by "It took dollars 19.1m", not by
+    the sentence that says its takings were down 26.5%; a number is not enough."""
+    asked = AskedFor.of("How much did Meet The Fockers take at Christmas?")
+    assert not asked.stated_by("Takings were down 26.5% on 2003's figures.")
+    assert asked.stated_by("It took dollars 19.1m (pounds 9.9m) on Christmas Day alone.")
+    assert asked.stated_by("Sales reached £4bn.")
+    assert asked.stated_by("The ticket was 12 euros.")
+    # An amount the question already names is no answer.
+    paid = AskedFor.of("How much more than $5m did they pay?")
+    assert not paid.stated_by("They paid more than $5m.")
+    assert paid.stated_by("They paid $7.5m, more than $5m.")
+    # "How much has TB risen?" asks a quantity, not money: any number will do.
+    assert AskedFor.of("How much has TB risen?").stated_by("TB rose by 25% in ten years.")
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("cost $150m and £2.5bn", {"$150m", "£2.5bn"}),
+        ("Shell is to pay dollars 1m (pounds 522,000)", {"dollars 1m", "pounds 522,000"}),
+        ("a 5 euros fee, 10 pounds each", {"5 euros", "10 pounds"}),
+        ("25% more, 300 jobs, in 2004", set()),
+    ],
+)
+def test_amounts_of_money(text: str, amounts: set[str]) -> None:
+    assert amounts_of_money(text) == amounts
