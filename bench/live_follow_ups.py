@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +69,7 @@ def main() -> None:
     )
     service = AnswerService.from_settings(settings)
     totals: dict[str, list[int]] = {}
+    seconds: list[float] = []  # per follow-up turn, condensing and both retrievals included
     try:
         for line in CONVERSATIONS.read_text().splitlines():
             if not line.strip():
@@ -75,7 +78,10 @@ def main() -> None:
             messages: list[dict[str, str]] = []
             for n, (question, expected) in enumerate(conversation["turns"]):
                 messages.append({"role": "user", "content": question})
+                started = time.perf_counter()
                 standalone, answer = service.chat_sync(messages)
+                if n:
+                    seconds.append(time.perf_counter() - started)
                 quotes = " ".join(c.quote for c in answer.citations).lower()
                 hit = not answer.abstained and any(
                     alt.lower() in quotes for alt in expected.split("|")
@@ -92,12 +98,14 @@ def main() -> None:
     finally:
         service.close()
     rows = {k: {"hits": h, "turns": t, "share": round(h / t, 3)} for k, (h, t) in totals.items()}
+    p50 = round(1000 * statistics.median(seconds), 1)
     if ARGS.json:
-        print(json.dumps({"code": str(ARGS.code), "rows": rows}, indent=2))
+        print(json.dumps({"code": str(ARGS.code), "rows": rows, "follow_up_p50_ms": p50}, indent=2))
         return
     print(f"\ncode: {ARGS.code}\n| turns | answered with the expected fact |\n|---|---:|")
     for key, row in rows.items():
         print(f"| {key} | {row['hits']}/{row['turns']} ({row['share']:.2f}) |")
+    print(f"\nfollow-up turns: p50 {p50} ms (one process, after a first warm-up turn)")
 
 
 if __name__ == "__main__":
