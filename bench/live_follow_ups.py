@@ -10,14 +10,18 @@ conversation in ``bench/live_follow_ups.jsonl`` is a list of ``[question,
 expected]`` turns over BBC News articles (``../shared/data/bbc``) and the seed
 article; ``expected`` is a short fact, alternatives split by ``|``. A turn counts
 when the answer does not abstain and a cited quote contains one alternative.
+Each first question is also asked at the end of the conversation before it (a
+topic switch), reported as its own row.
 
 The questions were written from randomly drawn articles before any version ran
-on them, in three rounds of six conversations (field ``round``, reported apart).
+on them, in four rounds of six conversations (field ``round``, reported apart).
 None is held out any more: round 1 showed the failures that facets and bare
 question forms fix ("And per shopper?"), round 2 one regression that was then
 mended ("What was the score?"), round 3 (first run on cf4b4ef: follow-ups 8/19)
 the carried words that must say which article, not which sentence ("Where was
-the ceremony?"). Add a fresh round before tuning on these.
+the ceremony?"), round 4 (first run on 2115be4: 11/22) questions that read as
+standalone but lean on the conversation ("How long does Labour officially
+have?"), not mended yet. Add a fresh round before tuning on these.
 ``--code DIR`` runs another checkout (e.g. ``git worktree add /tmp/before
 <rev>``) over the same index for a before/after in one run. The first run
 indexes BBC and the seed into ``--index`` (a few minutes); later runs reuse it.
@@ -44,6 +48,7 @@ if ARGS.code.resolve() != ROOT:
     # An editable install of this checkout would still win over sys.path.
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 
+from answer.models import Answer  # noqa: E402
 from answer.service import AnswerService  # noqa: E402
 from citeline.settings import LLMSettings, Settings  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
@@ -70,6 +75,19 @@ def main() -> None:
     service = AnswerService.from_settings(settings)
     totals: dict[str, list[int]] = {}
     seconds: list[float] = []  # per follow-up turn, condensing and both retrievals included
+
+    def count(key: str, hit: bool) -> None:
+        totals.setdefault(key, [0, 0])
+        totals[key][0] += hit
+        totals[key][1] += 1
+
+    def ask(messages: list[dict[str, str]], expected: str) -> tuple[str, Answer, bool]:
+        standalone, answer = service.chat_sync(messages)
+        quotes = " ".join(c.quote for c in answer.citations).lower()
+        hit = not answer.abstained and any(alt.lower() in quotes for alt in expected.split("|"))
+        return standalone, answer, hit
+
+    previous: list[dict[str, str]] = []  # the conversation before, answers included
     try:
         for line in CONVERSATIONS.read_text().splitlines():
             if not line.strip():
@@ -79,22 +97,23 @@ def main() -> None:
             for n, (question, expected) in enumerate(conversation["turns"]):
                 messages.append({"role": "user", "content": question})
                 started = time.perf_counter()
-                standalone, answer = service.chat_sync(messages)
+                standalone, answer, hit = ask(messages, expected)
                 if n:
                     seconds.append(time.perf_counter() - started)
-                quotes = " ".join(c.quote for c in answer.citations).lower()
-                hit = not answer.abstained and any(
-                    alt.lower() in quotes for alt in expected.split("|")
-                )
                 kind = "first question" if n == 0 else "follow-up"
-                key = f"round {conversation['round']}, {kind}"
-                totals.setdefault(key, [0, 0])
-                totals[key][0] += hit
-                totals[key][1] += 1
+                count(f"round {conversation['round']}, {kind}", hit)
                 if ARGS.verbose:
                     mark = "+" if hit else "-"
                     print(f"{mark} {question!r} -> {standalone!r}\n    {answer.answer[:160]!r}")
                 messages.append({"role": "assistant", "content": answer.answer})
+                if n == 0 and previous:
+                    # The same first question as a topic switch at the end of the
+                    # conversation before: the old subject must not hold it back.
+                    count(
+                        "first question after another conversation",
+                        ask([*previous, {"role": "user", "content": question}], expected)[2],
+                    )
+            previous = messages
     finally:
         service.close()
     rows = {k: {"hits": h, "turns": t, "share": round(h / t, 3)} for k, (h, t) in totals.items()}
