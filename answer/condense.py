@@ -96,6 +96,7 @@ __all__ = [
     "facet",
     "has_own_subject",
     "is_follow_up",
+    "with_subject",
 ]
 
 
@@ -203,11 +204,18 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     latest = asked[subjects[-1]]
     words = _own_words(latest, replacing)
     leans = facet(latest)
-    if (refers_back(latest) or leans) and len(subjects) > 1:
+    if (refers_back(latest) or leans or _detail(latest)) and len(subjects) > 1:
         have = {w.lower() for w in words}
         before = _own_words(asked[subjects[-2]], leans)
         words += [w for w in before if w.lower() not in have]
     return words
+
+
+def _detail(question: str) -> bool:
+    """A short question that names something without a cue ("Who scored for
+    Barcelona?" after a question on Chelsea v Barcelona): it asks a detail of the
+    conversation's subject rather than switching from it ("What about BRICS?")."""
+    return is_follow_up(question) and not _strip_cue(question)[1]
 
 
 def _elliptic(question: str) -> bool:
@@ -228,8 +236,17 @@ def only_asks(question: str) -> bool:
 def condense_question(question: str, history: Sequence[Turn]) -> str:
     """The question to retrieve with; ``history`` is the earlier turns, oldest first."""
     question = " ".join(question.split())
+    if not is_follow_up(question):
+        return question
+    return with_subject(question, history)
+
+
+def with_subject(question: str, history: Sequence[Turn]) -> str:
+    """``question`` with the conversation's subject carried in by the rules of
+    :func:`condense_question`, whether or not it reads as a follow-up."""
+    question = " ".join(question.split())
     asked = [t.text for t in history if t.role == "user" and t.text.strip()]
-    if not asked or not is_follow_up(question):
+    if not asked:
         return question
     have = {term_of_word(w.lower()) for w in _WORD.findall(question)}
     replacing = facet(question)
@@ -271,11 +288,7 @@ class Condenser:
         self.prompts = prompts
 
     async def run(self, question: str, history: Sequence[Message]) -> str:
-        turns = [
-            Turn("user" if m["role"] == "user" else "assistant", m["content"])
-            for m in history
-            if m.get("role") in ("user", "assistant") and m.get("content")
-        ]
+        turns = _turns(history)
         if not turns:
             return question.strip()
         if self.client is not None and self.prompts is not None:
@@ -289,3 +302,17 @@ class Condenser:
             except LLMError as exc:
                 log.warning("LLM condensation failed, using the heuristic: %s", exc)
         return condense_question(question, turns)
+
+
+def _turns(history: Sequence[Message]) -> list[Turn]:
+    return [
+        Turn("user" if m["role"] == "user" else "assistant", m["content"])
+        for m in history
+        if m.get("role") in ("user", "assistant") and m.get("content")
+    ]
+
+
+def in_context(question: str, history: Sequence[Message]) -> str:
+    """A question that stands alone, read in the conversation ``history`` (chat
+    messages): :func:`with_subject`, for retrieval only."""
+    return with_subject(question, _turns(history))

@@ -17,7 +17,7 @@ it are quoted with it (answer.sentence_context).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,20 +133,31 @@ class ExtractiveAnswerer:
         query_vector: np.ndarray,
         hits: list[SearchHit],
         focus: str | None = None,
+        context: Sequence[SearchHit] = (),
     ) -> Answer:
         """``focus``: for a condensed follow-up, the words as typed (see
-        ``context_weight``)."""
+        ``context_weight``). ``context``: for a question that stands alone
+        mid-conversation, the passages retrieved with the conversation's subject
+        carried in; their sentences compete with those of ``hits`` but are
+        shortlisted apart (their retrieval scores answer another query), so they
+        can add an answer and never push out one ``hits`` hold."""
         s = self.settings
         asked = AskedFor.of(question)
         kind = asked.kind
-        candidates = self._candidates(question, hits, asked, focus)
+        candidates = self._candidates(question, [*hits, *context], asked, focus)
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
         candidates.sort(
             key=lambda c: c.ranked_lexical + c.hit.score + s.kind_weight * c.kind, reverse=True
         )
-        candidates = candidates[: s.candidates]
+        # The same sentence in two copies of an article (syndicated, re-published)
+        # would take two of the shortlist's places.
+        candidates = _distinct(candidates)
+        from_context = {id(h) for h in context}
+        candidates = [c for c in candidates if id(c.hit) not in from_context][: s.candidates] + [
+            c for c in candidates if id(c.hit) in from_context
+        ][: s.candidates if context else 0]
         vectors = self.embedder.encode(
             [_in_context(c) if s.title_context else c.text for c in candidates]
         )
@@ -233,10 +244,9 @@ class ExtractiveAnswerer:
             focused = {t: w if t in own else w * cw for t, w in weight.items()}
         asked = set(terms)
         carried = asked - own if own and self.settings.carried_in_article else set()
-        in_article: dict[str, set[str]] = {}
-        for hit in hits if carried else ():
-            found = carried & normalize.content_terms(hit.passage.text)
-            in_article.setdefault(hit.passage.doc_id, set()).update(found)
+        in_article = (
+            {doc: carried & said for doc, said in terms_by_article(hits).items()} if carried else {}
+        )
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
         share = self.settings.window_share
@@ -295,6 +305,26 @@ class ExtractiveAnswerer:
                     )
                 )
         return out
+
+
+def _distinct(candidates: list[_Candidate]) -> list[_Candidate]:
+    """The first of each sentence text (spacing aside), in order."""
+    seen: set[str] = set()
+    out = []
+    for c in candidates:
+        key = " ".join(c.text.split())
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def terms_by_article(hits: Iterable[SearchHit]) -> dict[str, set[str]]:
+    """Article -> the content terms its passages among ``hits`` say."""
+    said: dict[str, set[str]] = {}
+    for hit in hits:
+        said.setdefault(hit.passage.doc_id, set()).update(normalize.content_terms(hit.passage.text))
+    return said
 
 
 def _in_context(c: _Candidate) -> str:

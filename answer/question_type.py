@@ -16,9 +16,23 @@ from typing import Literal
 
 from index import entities
 
-Kind = Literal["date", "number", "person", "place", "type"]
+_NAMING = r"(?:called|named|known as|termed|dubbed|nicknamed|referred to as)"
+# A naming phrase and the first word of the name it gives ("known as TNT").
+_NAMED = re.compile(rf"\b{_NAMING}\s+(?:an?\s+|the\s+)?[\"'“‘]?([\w-]+)", re.IGNORECASE)
+
+Kind = Literal["name", "date", "number", "person", "place", "type"]
 
 _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
+    (
+        # "What is it called?", "What was the first network named", "What is it
+        # called when ...": the word for something, said after "called" or
+        # "known as" in the sentence that answers.
+        "name",
+        re.compile(
+            rf"\b(?:what|which)\b[^?]*\b{_NAMING}(?=\s*(?:[?.!]|$|when\b|if\b|that\b|in\b|by\b))",
+            re.IGNORECASE,
+        ),
+    ),
     (
         "date",
         re.compile(
@@ -154,6 +168,8 @@ class AskedFor:
         if kind == "type":
             words = frozenset(re.findall(r"[\w-]+", question.lower()))
             return cls(kind, question, noun=asked_type(question), said=words)
+        if kind == "name":
+            return cls(kind, question, said=frozenset(re.findall(r"[\w-]+", question.lower())))
         if kind in ("person", "place"):
             said = frozenset(entities.names(question)) | frozenset(
                 re.findall(r"\w+", question.lower())
@@ -184,6 +200,8 @@ class AskedFor:
             return False
         if kind == "person":
             return bool(entities.names(sentence) - self.said)
+        if kind == "name":
+            return any(m.group(1).lower() not in self.said for m in _NAMED.finditer(sentence))
         # place
         if entities.has_place(sentence):
             return bool(entities.names(sentence) - self.said) or bool(

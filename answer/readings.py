@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from answer.condense import facet, has_own_subject, only_asks, refers_back
+from answer.extractive import terms_by_article
 from answer.models import Answer
 from index import normalize
 from index.models import SearchHit
@@ -40,6 +41,13 @@ class Reading:
     # For a follow-up's own words answering alone: the terms of the conversation's
     # subject, which the articles it quotes must mention (:func:`stays_on_subject`).
     subject: frozenset[str] = frozenset()
+    # For a follow-up with a subject of its own ("What about BRICS?"): it must stay
+    # on the conversation's subject only when an article on that subject among the
+    # passages names its own words too (:func:`stays_on_subject`); else it switches.
+    may_switch: bool = False
+    # For a question that stands alone mid-conversation, the passages retrieved with
+    # the conversation's subject carried in (answer.extractive's ``context``).
+    context: tuple[SearchHit, ...] = ()
 
 
 def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
@@ -51,7 +59,11 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
       themselves, so when the condensed form finds nothing, answering from them
       would quote whatever matches "it" or "in Canada" in any article.
     - Words with a subject of their own that do not point back ("What about
-      BRICS?"): the raw reading leads with its own vector.
+      BRICS?"): the raw reading leads with its own vector. When an article on the
+      conversation's subject names those words too, the answer must come from
+      such an article ("Who scored for Barcelona?" after a question on Chelsea v
+      Barcelona had quoted another Barcelona match); else it is a topic switch
+      and may quote any article.
     - Words that say neither ("How do I file an order?" after a question on
       restraining orders), or name something but point back too ("Why did they
       leave France?" after a question on the Huguenots, whose raw words alone
@@ -74,15 +86,15 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
         or only_asks(raw.question)
     ):
         return [condensed]
+    subject = frozenset(normalize.content_term_list(condensed.question)) - frozenset(
+        normalize.content_term_list(raw.question)
+    )
     if own_subject and not refers_back(raw.question):
-        return [raw, condensed]
+        return [Reading(raw.question, raw.vector, subject=subject, may_switch=True), condensed]
     blend = np.asarray(raw.vector, dtype=np.float32) + np.asarray(
         condensed.vector, dtype=np.float32
     )
     norm = float(np.linalg.norm(blend))
-    subject = frozenset(normalize.content_term_list(condensed.question)) - frozenset(
-        normalize.content_term_list(raw.question)
-    )
     return [Reading(raw.question, blend / norm if norm else blend, subject=subject), condensed]
 
 
@@ -95,16 +107,25 @@ def stays_on_subject(
     """Whether every article ``answer`` quotes (its passages among ``hits``) mentions
     at least :data:`SUBJECT_SHARE` of the reading's subject, its terms weighted by
     ``weights`` (IDF: "Meteor" counts, "won" and "awards" are said of every prize).
-    True for a reading with no subject."""
+    True for a reading with no subject, and for one that ``may_switch`` when no
+    article on the subject mentions that share of its own words."""
     if not reading.subject:
         return True
-    said: dict[str, set[str]] = {c.doc_id: set() for c in answer.citations}
-    for hit in hits:
-        if hit.passage.doc_id in said:
-            said[hit.passage.doc_id] |= normalize.content_terms(hit.passage.text)
+    said = terms_by_article(hits)
     weight = weights(reading.subject) if weights is not None else {}
     total = sum(weight.get(t, 1.0) for t in reading.subject)
-    return all(
-        sum(weight.get(t, 1.0) for t in reading.subject & terms) >= SUBJECT_SHARE * total
-        for terms in said.values()
-    )
+    on_subject = {
+        doc
+        for doc, terms in said.items()
+        if sum(weight.get(t, 1.0) for t in reading.subject & terms) >= SUBJECT_SHARE * total
+    }
+    if reading.may_switch:
+        own = frozenset(normalize.content_term_list(reading.question))
+        own_weight = weights(own) if weights is not None else {}
+        own_total = sum(own_weight.get(t, 1.0) for t in own)
+        if not any(
+            sum(own_weight.get(t, 1.0) for t in own & said[doc]) >= SUBJECT_SHARE * own_total
+            for doc in on_subject
+        ):
+            return True  # no article on the subject names it: a topic switch
+    return all(c.doc_id in on_subject for c in answer.citations)

@@ -13,7 +13,8 @@ existed is the collection ``default`` (index/collections.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,17 @@ class Searcher:
 
     def describe(self) -> str:
         return ", ".join(f"{n}:{g}" for n, g in self.state) or "no collection"
+
+    def term_weights(self, terms: Iterable[str]) -> dict[str, float]:
+        """Each term's IDF over every collection served (the keyword indexes' counts):
+        how the answerers weigh a question's words."""
+        wanted = list(terms)
+        indexes = list(self.indexes.values())
+        n = sum(len(ix.bm25) for ix in indexes)
+        df: Counter[str] = Counter()
+        for ix in indexes:
+            df.update(ix.bm25.term_stats(wanted))
+        return {t: float(np.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5))) for t in wanted}
 
     def scoped(self, collections: Sequence[str] | None) -> Mapping[str, Index]:
         """The open indexes of ``collections`` (None: all); an empty or just-deleted

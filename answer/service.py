@@ -20,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -30,7 +29,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from answer.citations import CitationVerifier
-from answer.condense import Condenser, Turn, as_messages
+from answer.condense import Condenser, Turn, as_messages, in_context
 from answer.extractive import ExtractiveAnswerer
 from answer.generative import (
     FinalEvent,
@@ -262,17 +261,7 @@ class AnswerService:
 
     def _extractive_for(self, searcher: Searcher) -> ExtractiveAnswerer:
         # Question words weigh by their IDF over every collection served.
-        indexes = list(searcher.indexes.values())
-
-        def idf(terms: Iterable[str]) -> dict[str, float]:
-            wanted = list(terms)
-            n = sum(len(ix.bm25) for ix in indexes)
-            df: Counter[str] = Counter()
-            for ix in indexes:
-                df.update(ix.bm25.term_stats(wanted))
-            return {t: float(np.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5))) for t in wanted}
-
-        return self.extractive.with_weights(idf)
+        return self.extractive.with_weights(searcher.term_weights)
 
     async def stream(
         self,
@@ -320,7 +309,9 @@ class AnswerService:
         question, vector = reading.question, reading.vector
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            answer = await run_in_threadpool(extractive.run, question, vector, hits, reading.focus)
+            answer = await run_in_threadpool(
+                extractive.run, question, vector, hits, reading.focus, reading.context
+            )
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
@@ -351,7 +342,18 @@ class AnswerService:
         llm = self.condenser.client is not None
         if standalone == raw:
             vector, hits = await self._retrieve(standalone, top_k, mode, collections)
-            return standalone, searcher, [Reading(standalone, vector)], hits
+            context = in_context(raw, messages[:-1]) if not llm else raw
+            if context == raw:
+                return standalone, searcher, [Reading(standalone, vector)], hits
+            # A full question mid-conversation ("How long does Labour officially
+            # have?") may still mean the article under discussion: its passages
+            # join the candidates, and the question as typed picks among them.
+            _, context_hits = await self._retrieve(context, top_k, mode, collections)
+            own = {(h.passage.collection, h.passage.chunk_id) for h in hits}
+            extra = tuple(
+                h for h in context_hits if (h.passage.collection, h.passage.chunk_id) not in own
+            )
+            return standalone, searcher, [Reading(standalone, vector, context=extra)], hits
         raw_vector, raw_hits = await self._retrieve(raw, top_k, mode, collections)
         vector, hits = await self._retrieve(standalone, top_k, mode, collections)
         k = top_k or searcher.default_top_k
@@ -373,12 +375,11 @@ class AnswerService:
         answered at all; else the last one's abstention."""
         answer = None
         off_subject = None  # the first answer that left the conversation's subject
-        weights = self._extractive_for(searcher).weights
         for r in questions:
             answer = await self._answer_from(searcher, r, hits)
             if answer.abstained:
                 continue
-            if stays_on_subject(r, answer, hits, weights):
+            if stays_on_subject(r, answer, hits, searcher.term_weights):
                 break
             off_subject = off_subject or answer
         if answer is not None and answer.abstained and off_subject is not None:
@@ -410,7 +411,7 @@ class AnswerService:
         standalone, searcher, questions, hits = await self._follow_up(
             messages, top_k, mode, collections
         )
-        if self.generative is None and len(questions) > 1:
+        if self.generative is None and (len(questions) > 1 or questions[0].context):
             # Extractive answers are whole before they stream: the first that answers.
             return standalone, answer_events(await self._first_answer(searcher, questions, hits))
         return standalone, self._stream_from(searcher, questions[0], hits)

@@ -15,6 +15,7 @@ from answer.condense import (
     is_follow_up,
     only_asks,
     refers_back,
+    with_subject,
 )
 
 FIRST = "What did Gazprom and SOCAR sign?"
@@ -30,6 +31,15 @@ def test_a_standalone_question_is_left_alone() -> None:
     question = "Why did Azerbaijan apply for BRICS membership?"
     assert not is_follow_up(question)
     assert condense_question(question, HISTORY) == question
+
+
+def test_a_standalone_question_can_still_be_read_with_the_subject() -> None:
+    """For retrieval only (the answer service also searches with it): the same
+    carrying rules, for a question that does not read as a follow-up."""
+    question = "How long does the government officially have?"
+    assert condense_question(question, HISTORY) == question
+    assert with_subject(question, HISTORY) == f"Gazprom SOCAR sign: {question}"
+    assert with_subject(question, []) == question
 
 
 @pytest.mark.parametrize(
@@ -136,6 +146,23 @@ def test_a_subject_that_points_back_keeps_what_it_points_to() -> None:
     assert condensed == "runs parent company bought main unit: When did that start?"
     for old in ("Yukos", "Gazprom", "SOCAR"):
         assert old not in condensed
+
+
+def test_a_short_named_question_asks_a_detail_of_the_subject_before_it() -> None:
+    """ "Who scored for Barcelona?" after a question on Desailly and Chelsea v
+    Barcelona names a subject, but only a detail of the one before: "he" in the next
+    question is still Desailly, who must come along ("scored Barcelona" alone
+    retrieved another Barcelona match). A cued switch ("What about BRICS?") does
+    not bring the subject before it (the drift test above)."""
+    history = [
+        Turn("user", "What does Desailly say about Chelsea playing Barcelona?"),
+        Turn("assistant", "…"),
+        Turn("user", "Who scored for Barcelona?"),
+        Turn("assistant", "…"),
+    ]
+    assert condense_question("How much was he signed for?", history) == (
+        "scored Barcelona Desailly Chelsea playing: How much was he signed for?"
+    )
 
 
 @pytest.mark.parametrize(

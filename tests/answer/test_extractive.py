@@ -284,3 +284,23 @@ def test_carried_words_say_which_article_and_the_follow_ups_own_words_which_sent
     assert all(c.doc_id == "lantern" for c in answer.citations)
     in_sentence = ExtractiveAnswerer(embedder, ExtractiveSettings(carried_in_article=False))
     assert "Corn Exchange" not in in_sentence.run(question, vector, hits, typed).citations[0].quote
+
+
+def test_a_sentence_in_two_copies_of_an_article_takes_one_place_in_the_shortlist(
+    embedder: Embedder,
+) -> None:
+    """Only the ``candidates`` most promising sentences are embedded. Two copies of
+    one article (a re-published story) must not fill two places with one sentence:
+    here the one place left is the answer's."""
+    question = "Where does Desailly play now?"
+    vector = embedder.encode_query(question)
+    copy = "Desailly played for Chelsea against Barcelona in 2000."
+    hits = [
+        _hit(copy, "desailly-1", score=0.95),
+        _hit(copy, "desailly-2", score=0.95),
+        _hit("He now plays for Al-Gharafa in Qatar, says Desailly.", "desailly-3", score=0.5),
+    ]
+    answerer = ExtractiveAnswerer(embedder, ExtractiveSettings(candidates=2))
+    quotes = " ".join(c.quote for c in answerer.run(question, vector, hits).citations)
+    assert "Al-Gharafa" in quotes
+    assert quotes.count("against Barcelona") <= 1

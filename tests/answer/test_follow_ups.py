@@ -205,3 +205,60 @@ def test_a_follow_up_without_a_subject_is_answered_on_the_conversations_subject(
     assert not answer.abstained
     assert {c.doc_id for c in answer.citations} == {"lantern.txt"}
     assert "Corn Exchange" in answer.citations[0].quote
+
+
+# Invented articles: the question's own words match the offices article better; the
+# conversation is about the election.
+ELECTION = (
+    "Holt expected to call early election\n\n"
+    "Prime minister Tamsin Holt is expected to call a general election for 5 May, "
+    "her aides said on Sunday. The parliament's term ends in June next year, so the "
+    "government officially has thirteen more months before it must hold a vote."
+)
+OFFICES = (
+    "New offices in Dunmore\n\n"
+    "Ministers officially opened the new government offices in Dunmore on Tuesday "
+    "after a long delay. The building houses four hundred civil servants."
+)
+# Unrelated articles, so that the keyword index's word statistics mean something.
+FILLER = {
+    "orchard.txt": "Apple harvest\n\nGrowers in the valley picked a record apple crop this autumn.",
+    "ferry.txt": "Ferry timetable\n\nThe island ferry will sail twice a day from March.",
+    "museum.txt": "Museum reopens\n\nThe maritime museum reopened with a gallery of ship models.",
+    "chess.txt": "Chess final\n\nA teenager from Riga won the national chess final in nine moves.",
+    "bakery.txt": "Bakery award\n\nA village bakery won a prize for its rye bread and seed cakes.",
+    "river.txt": "River levels\n\nHeavy rain raised the river above its banks near the old mill.",
+    "choir.txt": "Choir tour\n\nThe cathedral choir will sing in six cities this summer.",
+    "rail.txt": "Rail works\n\nEngineers will replace the signals on the coastal line in spring.",
+}
+
+
+@pytest.fixture(scope="module")
+def politics(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[AnswerService]:
+    texts = {"election.txt": ELECTION, "offices.txt": OFFICES, **FILLER}
+    yield from _service_over(tmp_path_factory.mktemp("politics"), embedder, texts)
+
+
+def test_a_full_question_mid_conversation_may_mean_the_article_under_discussion(
+    politics: AnswerService,
+) -> None:
+    """ "How long does the government officially have?" has words enough to stand
+    alone, so it is not condensed; alone (one passage retrieved) its words pick the
+    offices article. Asked after a question on the election, the election article's
+    passages are candidates too, and its sentence on the thirteen months answers. A
+    question no article covers is still refused in the same conversation."""
+    asked = "How long does the government officially have?"
+    alone = politics.ask_sync(asked, top_k=1)
+    assert all(c.doc_id == "offices.txt" for c in alone.citations)
+    first = "When is Tamsin Holt expected to call the election?"
+    standalone, answer = politics.chat_sync(_messages(first, asked), top_k=1)
+    assert standalone == asked  # shown as typed: only retrieval reads it in context
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == "election.txt"
+    assert "thirteen more months" in answer.citations[0].quote
+    _, absent = politics.chat_sync(
+        _messages(first, "What is the boiling point of tungsten?"), top_k=1
+    )
+    assert absent.abstained

@@ -26,6 +26,11 @@ from answer.question_type import (
         ("In which country was he born?", "place"),
         ("What type of plea do some activists enter?", "type"),
         ("What is the name of the alphabet most often used?", "type"),
+        ("What is it called?", "name"),
+        ("What was the first network named", "name"),
+        ("What is it called when people refuse to pay taxes?", "name"),
+        ("When was it named?", "date"),
+        ("What did the man called Smith do?", None),
         ("What are stators attached to?", None),
         ("Why did Azerbaijan apply?", None),
     ],
@@ -42,6 +47,17 @@ def test_a_sentence_must_state_something_the_question_does_not_already_say() -> 
     assert not states_kind("The plant employs many people.", "number", "How many work there?")
     assert states_kind("It was founded by Jan Kowalski.", "person", "Who founded it?")
     assert not states_kind("anything at all", None, "Why?")
+
+
+def test_a_name_is_what_follows_called_or_known_as() -> None:
+    """ "What is it called?" after a question on French digital TV: the sentence that
+    says "known as TNT" answers; one that only describes the platform does not."""
+    asked = AskedFor.of("French digital terrestrial TV: What is it called?")
+    assert asked.stated_by("The French DTT platform is known as TNT, which stands for ...")
+    assert asked.stated_by("A number that is not prime is called a composite number.")
+    assert not asked.stated_by("Digital terrestrial TV will launch as a free platform.")
+    # The name must be news: "called" followed by a word the question already says.
+    assert not asked.stated_by("It was called French TV by some.")
 
 
 def test_a_kind_of_thing_is_the_noun_asked_about_with_a_word_the_question_lacks() -> None:

@@ -34,7 +34,9 @@ def test_a_follow_up_that_only_points_back_is_answered_condensed_only() -> None:
 def test_a_topic_switch_leads_with_its_own_words_and_vector() -> None:
     raw = Reading("What about BRICS?", RAW)
     got = follow_up_readings(raw, Reading("Gazprom SOCAR sign: BRICS?", CONDENSED))
-    assert got[0] is raw
+    assert got[0].question == raw.question
+    assert got[0].vector is RAW
+    assert got[0].may_switch
     assert got[1].question == "Gazprom SOCAR sign: BRICS?"
 
 
@@ -116,3 +118,26 @@ def test_an_answer_stays_on_subject_when_its_article_names_the_rare_part_of_it()
     assert stays_on_subject(lead, _quoting("sydney"), hits, None)
     # A reading with no subject (a topic switch, the condensed form) always stays.
     assert stays_on_subject(raw, _quoting("sydney"), hits, idf)
+
+
+def test_a_named_follow_up_stays_with_the_article_under_discussion_when_it_names_it() -> None:
+    """ "Who scored for Barcelona?" after a question on Desailly and Chelsea v
+    Barcelona quoted another Barcelona match. The article under discussion names
+    Barcelona too, so the answer must come from it; a name that no article on the
+    subject mentions is a topic switch, and its answer goes anywhere."""
+    lead, _ = follow_up_readings(
+        Reading("Who scored for Barcelona?", RAW),
+        Reading("Desailly Chelsea: Who scored for Barcelona?", CONDENSED),
+    )
+    hits = [
+        _hit("desailly", "Desailly says Chelsea will not lose to Barcelona again."),
+        _hit("atletico", "Barcelona lost 2-0 at home; Torres scored twice."),
+        _hit("freeview", "Freeview has thirty channels; nobody scored."),
+    ]
+    assert not stays_on_subject(lead, _quoting("atletico"), hits, None)
+    assert stays_on_subject(lead, _quoting("desailly"), hits, None)
+    switch, _ = follow_up_readings(
+        Reading("What about Freeview?", RAW),
+        Reading("Desailly Chelsea: Freeview?", CONDENSED),
+    )
+    assert stays_on_subject(switch, _quoting("freeview"), hits, None)
