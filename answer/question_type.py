@@ -111,6 +111,16 @@ _MONEY = re.compile(
 )
 
 
+# "How old is he?", "At what age ...": an age ("At 23", "the 36-year-old", "aged
+# 19", "his 19th birthday"), not "One game into his career".
+_AGE_QUESTION = re.compile(r"\bhow old\b|\bwhat age\b", re.IGNORECASE)
+_AGE = re.compile(
+    r"\b(?:aged\s+\d{1,3}|\d{1,3}[- ]years?[- ]old|\d{1,3}(?:st|nd|rd|th) birthday|"
+    r"(?:at|age of|age)\s+\d{1,3}(?![\d.:%]|\s?(?:am|pm|per|%))|\d{1,3} years of age)\b",
+    re.IGNORECASE,
+)
+
+
 def amounts_of_money(text: str) -> set[str]:
     """The amounts of money a text states ("dollars 19.1m", "£2m", "5 euros")."""
     return {" ".join(m.group(0).lower().split()) for m in _MONEY.finditer(text)}
@@ -150,6 +160,8 @@ class AskedFor:
     numbers: frozenset[str] = frozenset()
     # For "number": the question asks an amount of money; its own amounts, if any.
     money: frozenset[str] | None = None
+    # For "number": the question asks an age.
+    age: bool = False
     # The question's words and names: a sentence must say something beyond them.
     said: frozenset[str] = frozenset()
 
@@ -164,7 +176,13 @@ class AskedFor:
             money = None
             if _MONEY_QUESTION.search(question):
                 money = frozenset(amounts_of_money(question))
-            return cls(kind, question, numbers=frozenset(entities.numbers(question)), money=money)
+            return cls(
+                kind,
+                question,
+                numbers=frozenset(entities.numbers(question)),
+                money=money,
+                age=bool(_AGE_QUESTION.search(question)),
+            )
         if kind == "type":
             words = frozenset(re.findall(r"[\w-]+", question.lower()))
             return cls(kind, question, noun=asked_type(question), said=words)
@@ -188,6 +206,8 @@ class AskedFor:
         if kind == "number":
             if self.money is not None:
                 return bool(amounts_of_money(sentence) - self.money)
+            if self.age:
+                return bool(_AGE.search(sentence))
             return bool(entities.numbers(sentence) - self.numbers)
         if kind == "type":
             if self.noun is None:

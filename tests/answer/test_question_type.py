@@ -49,6 +49,19 @@ def test_a_sentence_must_state_something_the_question_does_not_already_say() -> 
     assert not states_kind("anything at all", None, "Why?")
 
 
+def test_asked_how_old_only_an_age_answers() -> None:
+    """ "How old is he?" after a question on Gavin Henson: "At 23" answers, "One game
+    into his career" states a number but no age."""
+    asked = AskedFor.of("Gavin Henson: How old is he?")
+    assert asked.stated_by("At 23, Henson has the rugby world at his feet.")
+    assert asked.stated_by("The 36-year-old said he would stay.")
+    assert asked.stated_by("He spent his 19th birthday on the bench.")
+    assert not asked.stated_by("One game into his Six Nations career, he is a legend.")
+    assert not asked.stated_by("He arrived at 3pm with 10 team-mates.")
+    # Other "how many" questions still take any number.
+    assert AskedFor.of("How many games has he played?").stated_by("He has played 12.")
+
+
 def test_a_name_is_what_follows_called_or_known_as() -> None:
     """ "What is it called?" after a question on French digital TV: the sentence that
     says "known as TNT" answers; one that only describes the platform does not."""
