@@ -112,20 +112,24 @@ def stays_on_subject(
     if not reading.subject:
         return True
     said = terms_by_article(hits)
-    weight = weights(reading.subject) if weights is not None else {}
-    total = sum(weight.get(t, 1.0) for t in reading.subject)
-    on_subject = {
-        doc
-        for doc, terms in said.items()
-        if sum(weight.get(t, 1.0) for t in reading.subject & terms) >= SUBJECT_SHARE * total
-    }
+    subject = _weighed(reading.subject, weights)
+    on_subject = {doc for doc, terms in said.items() if _mentions(terms, subject)}
     if reading.may_switch:
-        own = frozenset(normalize.content_term_list(reading.question))
-        own_weight = weights(own) if weights is not None else {}
-        own_total = sum(own_weight.get(t, 1.0) for t in own)
-        if not any(
-            sum(own_weight.get(t, 1.0) for t in own & said[doc]) >= SUBJECT_SHARE * own_total
-            for doc in on_subject
-        ):
+        own = _weighed(frozenset(normalize.content_term_list(reading.question)), weights)
+        if not any(_mentions(said[doc], own) for doc in on_subject):
             return True  # no article on the subject names it: a topic switch
     return all(c.doc_id in on_subject for c in answer.citations)
+
+
+def _weighed(
+    terms: frozenset[str], weights: Callable[[Iterable[str]], dict[str, float]] | None
+) -> dict[str, float]:
+    weight = weights(terms) if weights is not None else {}
+    return {t: weight.get(t, 1.0) for t in terms}
+
+
+def _mentions(terms: set[str], wanted: dict[str, float]) -> bool:
+    """Whether ``terms`` hold at least :data:`SUBJECT_SHARE` of the weight of
+    ``wanted`` (term -> weight)."""
+    total = sum(wanted.values())
+    return sum(w for t, w in wanted.items() if t in terms) >= SUBJECT_SHARE * total
