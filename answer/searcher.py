@@ -31,6 +31,8 @@ from index.store import Index, IndexMissing, IndexUnavailable
 from index.vector_store import BackendConfig
 
 WARM_UP_QUERY = "index warm-up query"
+# Passages retrieved per one kept, so that copies dropped still leave ``top_k``.
+COPY_SPARE = 2
 
 
 @dataclass
@@ -121,11 +123,16 @@ class Searcher:
         mode: Mode | None = None,
         collections: Sequence[str] | None = None,
     ) -> tuple[np.ndarray, list[SearchHit]]:
-        """The question's vector (answerers reuse it) and the passages to answer from."""
+        """The question's vector (answerers reuse it) and the passages to answer from.
+
+        A passage whose text an earlier one already has (the same article in the
+        collection twice, a syndicated copy) takes no place: copies would crowd out
+        the other articles an answer could come from."""
         vector = self.embedder.encode_query(question)
         retriever = MultiRetriever(self.scoped(collections), self.fusion)
         k = top_k or self.default_top_k
-        return vector, retriever.search(question, vector, k, None, mode or self.mode)
+        hits = retriever.search(question, vector, k * COPY_SPARE, None, mode or self.mode)
+        return vector, without_copies(hits)[:k]
 
     def close(self) -> None:
         for ix in self.indexes.values():
@@ -199,3 +206,15 @@ def checker(embedder: Embedder) -> Callable[[str, Index], None]:
         MultiRetriever({name: index}).search(WARM_UP_QUERY, embedder.encode_query(WARM_UP_QUERY), 1)
 
     return check
+
+
+def without_copies(hits: Iterable[SearchHit]) -> list[SearchHit]:
+    """``hits`` in order, each passage text kept once (its best-ranked copy)."""
+    seen: set[str] = set()
+    out: list[SearchHit] = []
+    for hit in hits:
+        key = " ".join(hit.passage.text.split())
+        if key not in seen:
+            seen.add(key)
+            out.append(hit)
+    return out
