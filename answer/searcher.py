@@ -208,12 +208,17 @@ def checker(embedder: Embedder) -> Callable[[str, Index], None]:
     return check
 
 
+def copy_key(hit: SearchHit) -> str:
+    """What two copies of a passage share: its text, whitespace aside."""
+    return " ".join(hit.passage.text.split())
+
+
 def without_copies(hits: Iterable[SearchHit]) -> list[SearchHit]:
     """``hits`` in order, each passage text kept once (its best-ranked copy)."""
     seen: set[str] = set()
     out: list[SearchHit] = []
     for hit in hits:
-        key = " ".join(hit.passage.text.split())
+        key = copy_key(hit)
         if key not in seen:
             seen.add(key)
             out.append(hit)

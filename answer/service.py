@@ -42,7 +42,7 @@ from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
 from answer.readings import Reading, follow_up_readings, stays_on_subject
-from answer.searcher import Searcher, checker
+from answer.searcher import Searcher, checker, copy_key, without_copies
 from index.embedder import Embedder, EmbedderConfig
 from index.library import Library
 from index.models import SearchHit
@@ -88,7 +88,8 @@ def fuse_hits(lists: Sequence[list[SearchHit]], top_k: int) -> list[SearchHit]:
             if cid not in best or hit.score > best[cid].score:
                 best[cid] = hit
     order = sorted(fused, key=lambda c: -fused[c])
-    return [best[c] for c in order[:top_k]]
+    # Each list is free of copies, but a copy in one may be the original in the other.
+    return without_copies(best[c] for c in order)[:top_k]
 
 
 class NoIndex(IndexUnavailable):
@@ -349,10 +350,8 @@ class AnswerService:
             # have?") may still mean the article under discussion: its passages
             # join the candidates, and the question as typed picks among them.
             _, context_hits = await self._retrieve(context, top_k, mode, collections)
-            own = {(h.passage.collection, h.passage.chunk_id) for h in hits}
-            extra = tuple(
-                h for h in context_hits if (h.passage.collection, h.passage.chunk_id) not in own
-            )
+            own = {copy_key(h) for h in hits}
+            extra = tuple(h for h in context_hits if copy_key(h) not in own)
             return standalone, searcher, [Reading(standalone, vector, context=extra)], hits
         raw_vector, raw_hits = await self._retrieve(raw, top_k, mode, collections)
         vector, hits = await self._retrieve(standalone, top_k, mode, collections)

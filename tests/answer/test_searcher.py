@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from answer.searcher import Searcher
+from answer.service import fuse_hits
 from index.embedder import Embedder
 from index.multi import MultiRetriever
 from ingest.pipeline import Ingestor
@@ -62,3 +63,17 @@ def test_search_still_shows_every_copy(searcher: Searcher) -> None:
     # story appears wants both places.
     docs = {h.passage.doc_id for h in searcher.search(QUESTION, top_k=4)}
     assert {"keeper.txt", "keeper-copy.txt"} <= docs
+
+
+def test_fusing_two_readings_keeps_one_copy(searcher: Searcher) -> None:
+    # A follow-up's raw and condensed readings each retrieve without copies, but
+    # one may bring the original and the other its copy.
+    vector, _ = searcher.retrieve(QUESTION, top_k=1)
+    raw = MultiRetriever(searcher.indexes, searcher.fusion).search(QUESTION, vector, 4)
+    by_doc = {h.passage.doc_id: h for h in raw}
+    first = [by_doc["keeper.txt"], by_doc["ferry.txt"]]
+    second = [by_doc["keeper-copy.txt"], by_doc["bakery.txt"]]
+    fused = [h.passage.doc_id for h in fuse_hits([first, second], 4)]
+    assert len(fused) == 3
+    assert {"ferry.txt", "bakery.txt"} <= set(fused)
+    assert len({"keeper.txt", "keeper-copy.txt"} & set(fused)) == 1
