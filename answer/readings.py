@@ -12,6 +12,7 @@ Pure: texts and vectors in, readings out, no index needed to test it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,9 +49,15 @@ class Reading:
     # For a question that stands alone mid-conversation, the passages retrieved with
     # the conversation's subject carried in (answer.extractive's ``context``).
     context: tuple[SearchHit, ...] = ()
+    # For a follow-up without a subject of its own: the articles the last answer
+    # quoted, among the passages. An answer from its own words must come from one
+    # of them when one mentions those words (:func:`stays_on_subject`).
+    discussed: frozenset[str] = frozenset()
 
 
-def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
+def follow_up_readings(
+    raw: Reading, condensed: Reading, discussed: frozenset[str] = frozenset()
+) -> list[Reading]:
     """The readings to answer with, best first.
 
     - Words that only point back ("When was it signed?"), change one circumstance
@@ -76,6 +83,11 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
       "Where was the ceremony?" after "Who won the Meteor Awards?" quoted another
       awards ceremony, in Sydney. When the articles it quotes do not mention the
       subject, the condensed form answers instead (:func:`stays_on_subject`).
+      Stricter still when the article the last answer quoted (``discussed``)
+      mentions those words: the answer must come from it. "Where was the
+      conference?" after a question on Gordon Brown's speech to Labour's spring
+      conference had quoted another Labour conference article, on Manchester,
+      which mentions Labour, spring and Brown too.
     """
     if raw.question == condensed.question:
         return [condensed]
@@ -95,7 +107,8 @@ def follow_up_readings(raw: Reading, condensed: Reading) -> list[Reading]:
         condensed.vector, dtype=np.float32
     )
     norm = float(np.linalg.norm(blend))
-    return [Reading(raw.question, blend / norm if norm else blend, subject=subject), condensed]
+    vector = blend / norm if norm else blend
+    return [Reading(raw.question, vector, subject=subject, discussed=discussed), condensed]
 
 
 def stays_on_subject(
@@ -112,6 +125,11 @@ def stays_on_subject(
     if not reading.subject:
         return True
     said = terms_by_article(hits)
+    if reading.discussed:
+        own = _weighed(frozenset(normalize.content_term_list(reading.question)), weights)
+        here = {d for d in reading.discussed if d in said and _mentions(said[d], own)}
+        if here:
+            return all(c.doc_id in here for c in answer.citations)
     subject = _weighed(reading.subject, weights)
     on_subject = {doc for doc, terms in said.items() if _mentions(terms, subject)}
     if reading.may_switch:
@@ -133,3 +151,18 @@ def _mentions(terms: set[str], wanted: dict[str, float]) -> bool:
     ``wanted`` (term -> weight)."""
     total = sum(wanted.values())
     return sum(w for t, w in wanted.items() if t in terms) >= SUBJECT_SHARE * total
+
+
+_CITATION_MARK = re.compile(r"\s*\[\d+\]\s*")
+
+
+def discussed_articles(answer: str, hits: Iterable[SearchHit]) -> frozenset[str]:
+    """The articles among ``hits`` whose passages hold a quote of ``answer`` (an
+    extractive answer as shown: quotes each followed by its citation mark)."""
+    quotes = [" ".join(q.split()) for q in _CITATION_MARK.split(answer)]
+    quotes = [q for q in quotes if len(q) >= 20]
+    if not quotes:
+        return frozenset()
+    return frozenset(
+        h.passage.doc_id for h in hits if any(q in " ".join(h.passage.text.split()) for q in quotes)
+    )

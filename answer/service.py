@@ -41,7 +41,7 @@ from answer.generative import (
 from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
-from answer.readings import Reading, follow_up_readings, stays_on_subject
+from answer.readings import Reading, discussed_articles, follow_up_readings, stays_on_subject
 from answer.searcher import Searcher, checker, copy_key, without_copies
 from index.embedder import Embedder, EmbedderConfig
 from index.library import Library
@@ -361,7 +361,14 @@ class AnswerService:
             return standalone, searcher, [condensed], fuse_hits([raw_hits, hits], k)
         # Both readings' passages are kept: the sentence scoring picks among them.
         fused = fuse_hits([raw_hits, hits], 2 * k)
-        return standalone, searcher, follow_up_readings(Reading(raw, raw_vector), condensed), fused
+        last = messages[-2] if len(messages) >= 2 else None
+        discussed = (
+            discussed_articles(last["content"], fused)
+            if last is not None and last.get("role") == "assistant"
+            else frozenset()
+        )
+        readings = follow_up_readings(Reading(raw, raw_vector), condensed, discussed)
+        return standalone, searcher, readings, fused
 
     async def _first_answer(
         self,

@@ -207,6 +207,32 @@ def test_a_follow_up_without_a_subject_is_answered_on_the_conversations_subject(
     assert "Corn Exchange" in answer.citations[0].quote
 
 
+def test_the_article_the_last_answer_quoted_binds_a_follow_up_without_a_subject(
+    prizes: AnswerService,
+) -> None:
+    """The chat sends back the answer it showed: the service finds which article it
+    quoted, and the follow-up's own words must answer from it (answer.readings)."""
+    first = "Who won the Lantern Prize?"
+    shown = prizes.chat_sync(_messages(first))[1]
+    assert {c.doc_id for c in shown.citations} == {"lantern.txt"}
+    messages = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": shown.answer},
+        {"role": "user", "content": "Where was the ceremony?"},
+    ]
+    _, _, readings, _ = prizes.run_sync(prizes._follow_up(messages, None, None))
+    assert readings[0].question == "Where was the ceremony?"
+    assert readings[0].discussed == {"lantern.txt"}
+    _, answer = prizes.chat_sync(messages)
+    assert {c.doc_id for c in answer.citations} == {"lantern.txt"}
+    assert "Corn Exchange" in answer.citations[0].quote
+    # An answer that quotes nothing among the passages binds nothing.
+    _, _, readings, _ = prizes.run_sync(
+        prizes._follow_up(_messages(first, messages[2]["content"]), None, None)
+    )
+    assert readings[0].discussed == frozenset()
+
+
 # Invented articles: the question's own words match the offices article better; the
 # conversation is about the election.
 ELECTION = (

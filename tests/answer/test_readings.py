@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from answer.models import Answer, Citation
-from answer.readings import Reading, follow_up_readings, stays_on_subject
+from answer.readings import Reading, discussed_articles, follow_up_readings, stays_on_subject
 from index import normalize
 from index.models import Passage, SearchHit
 
@@ -141,3 +141,50 @@ def test_a_named_follow_up_stays_with_the_article_under_discussion_when_it_names
         Reading("Desailly Chelsea: Freeview?", CONDENSED),
     )
     assert stays_on_subject(switch, _quoting("freeview"), hits, None)
+
+
+def test_the_article_the_last_answer_quoted_is_found_among_the_passages() -> None:
+    hits = [
+        _hit(
+            "brown", "Gordon Brown has delivered a rousing speech to Labour's spring\nconference."
+        ),
+        _hit("manchester", "Labour will hold its autumn conference in Manchester."),
+    ]
+    shown = "Gordon Brown has delivered a rousing speech to Labour's spring conference. [1]"
+    assert discussed_articles(shown, hits) == {"brown"}
+    # Two quotes, each before its mark; a fragment too short to tell is ignored.
+    both = f"{shown} Labour will hold its autumn conference in Manchester. [2]"
+    assert discussed_articles(both, hits) == {"brown", "manchester"}
+    assert discussed_articles("Yes. [1]", hits) == frozenset()
+    assert discussed_articles("The articles do not cover this question.", hits) == frozenset()
+
+
+def test_a_follow_up_without_a_subject_stays_in_the_article_quoted_when_it_can() -> None:
+    """ "Where was the conference?" after a question on Gordon Brown's speech to
+    Labour's spring conference quoted another Labour conference article: it says
+    Labour, spring and Brown too, so the subject's share let it through. The article
+    the last answer quoted says "conference": the answer must come from it."""
+    hits = [
+        _hit("brown", "Gordon Brown spoke to Labour's spring conference in Gateshead."),
+        _hit("manchester", "Mr Brown's Labour holds its spring conference in Manchester."),
+    ]
+    lead, _ = follow_up_readings(
+        Reading("Where was the conference?", RAW),
+        Reading("Gordon Brown Labour's spring: Where was the conference?", CONDENSED),
+        discussed_articles(
+            "Gordon Brown spoke to Labour's spring conference in Gateshead. [1]", hits
+        ),
+    )
+    assert lead.discussed == {"brown"}
+    assert not stays_on_subject(lead, _quoting("manchester"), hits, None)
+    assert stays_on_subject(lead, _quoting("brown"), hits, None)
+    # Without the quoted article the subject's share decides, as before: both pass.
+    plain = Reading(lead.question, lead.vector, subject=lead.subject)
+    assert stays_on_subject(plain, _quoting("manchester"), hits, None)
+    # A quoted article that does not mention the follow-up's words does not bind it.
+    elsewhere = Reading(
+        lead.question, lead.vector, subject=lead.subject, discussed=frozenset({"x"})
+    )
+    assert stays_on_subject(
+        elsewhere, _quoting("manchester"), [*hits, _hit("x", "Gordon Brown and Labour.")], None
+    )
