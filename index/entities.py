@@ -143,9 +143,19 @@ def _is_calendar(name: str) -> bool:
     return bool(re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", name))
 
 
+# "a speech to Labour's spring conference", "at Shell's annual meeting": a
+# possessive before a common noun names an owner, not a place ("at Gateshead's
+# Sage Centre" still names one).
+_OWNER_BEFORE_NOUN = re.compile(r"['’]s\s+[a-z]")
+
+
 def has_place(text: str) -> bool:
     """A place name after a locative preposition, or a geographic noun."""
-    return bool(_PLACE_PREPOSITIONS.search(text) or _PLACE_NOUNS.search(text))
+    if _PLACE_NOUNS.search(text):
+        return True
+    return any(
+        not _OWNER_BEFORE_NOUN.match(text, m.end(1) - 2) for m in _PLACE_PREPOSITIONS.finditer(text)
+    )
 
 
 def has_person_or_org(text: str) -> bool:

@@ -31,3 +31,13 @@ def test_names_skip_capitalised_sentence_openers() -> None:
 def test_places() -> None:
     assert has_place("The company is headquartered in Baku.")
     assert not has_place("they discussed trade and investment")
+
+
+def test_an_owner_after_a_preposition_is_no_place() -> None:
+    # "Where was the conference?" quoted the lede for "to Labour's spring conference".
+    assert not has_place("He gave a rousing speech to Labour's spring conference.")
+    assert not has_place("She spoke at Shell’s annual meeting.")
+    # A possessive before another name, or a name alone, is still a place.
+    assert has_place("To a packed audience at Gateshead's Sage Centre, he spoke.")
+    assert has_place("Speaking at Labour's spring conference in Gateshead, he said so.")
+    assert has_place("He flew to Paris on Monday.")
