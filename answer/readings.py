@@ -21,6 +21,7 @@ import numpy as np
 from answer.condense import facet, has_own_subject, only_asks, refers_back
 from answer.extractive import terms_by_article
 from answer.models import Answer
+from answer.searcher import copy_key
 from index import normalize
 from index.models import SearchHit
 
@@ -163,6 +164,9 @@ def discussed_articles(answer: str, hits: Iterable[SearchHit]) -> frozenset[str]
     quotes = [q for q in quotes if len(q) >= 20]
     if not quotes:
         return frozenset()
-    return frozenset(
-        h.passage.doc_id for h in hits if any(q in " ".join(h.passage.text.split()) for q in quotes)
-    )
+    found = set()
+    for h in hits:
+        text = copy_key(h)  # the passage's text with whitespace folded, as the quotes
+        if any(q in text for q in quotes):
+            found.add(h.passage.doc_id)
+    return frozenset(found)
