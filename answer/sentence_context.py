@@ -2,7 +2,8 @@
 
 - A sentence that opens by pointing back ("It was signed on ...", "They ...",
   "This deal ...") is quoted together with the sentence before it, as one
-  contiguous span, when both lie in the same paragraph.
+  contiguous span, when both lie in the same paragraph. "This Christmas ..." or
+  "That night ..." only dates the sentence and stays alone.
 - A sentence followed by one that opens with an example or the usual case ("For
   instance P ⊆ NP ...", "Usually, the alphabet is ...") is quoted with it: a
   general statement leaves its specifics to the sentence that elaborates it.
@@ -29,9 +30,19 @@ from index.text import split_sentences
 # (hit, start, end, score): start/end are article offsets inside hit.passage.
 Span = tuple[SearchHit, int, int, float]
 
+# "This Christmas, ...", "That night ...": a demonstrative before a time word dates
+# the sentence from the time of writing; it names nothing said before.
+_WHEN = (
+    r"(?:year|week|month|season|summer|winter|spring|autumn|morning|afternoon|evening"
+    r"|night|weekend|christmas|easter|day|decade|century|quarter"
+    r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+    r"|january|february|march|april|may|june|july|august|september|october|november"
+    r"|december)s?"
+)
+
 _POINTS_BACK = re.compile(
     r"^[\"'“‘(]?(?:it|its|this|that|these|those|they|them|their|he|she|his|her|such"
-    r"|both|the two|the latter|the former|the same)\b",
+    r"|both|the two|the latter|the former|the same)\b(?!\s+" + _WHEN + r"\b)",
     re.IGNORECASE,
 )
 

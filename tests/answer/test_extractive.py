@@ -145,6 +145,26 @@ def test_an_example_is_quoted_after_the_sentence_it_elaborates() -> None:
 
 
 @pytest.mark.parametrize(
+    ("quoted", "grows"),
+    [
+        ("This Christmas, the Halvard shop will sell few robots.", False),
+        ("That night the Halvard shop closed early.", False),
+        ("This shop will sell few robots.", True),
+        ("This time the Halvard shop sold out.", True),  # the time before
+    ],
+)
+def test_a_demonstrative_before_a_time_word_does_not_point_back(quoted: str, grows: bool) -> None:
+    from answer.sentence_context import with_context
+
+    article = f'"Robots are the star of the show," said Ms Berg. {quoted}'
+    hit = _hit(article)
+    start = article.index(quoted)
+    (span,) = with_context([(hit, start, len(article), 0.9)], AskedFor.of("Which robots?"), 60)
+    assert (span[1] == 0) is grows
+    assert article[span[1] : span[2]].endswith(quoted)
+
+
+@pytest.mark.parametrize(
     ("question", "article", "quoted", "expected"),
     [
         # The date is in the sentence before, which the quote continues.
