@@ -20,7 +20,15 @@ _NAMING = r"(?:called|named|known as|termed|dubbed|nicknamed|referred to as)"
 # A naming phrase and the first word of the name it gives ("known as TNT").
 _NAMED = re.compile(rf"\b{_NAMING}\s+(?:an?\s+|the\s+)?[\"'“‘]?([\w-]+)", re.IGNORECASE)
 
-Kind = Literal["name", "date", "number", "person", "place", "type"]
+Kind = Literal["name", "date", "number", "speaker", "person", "place", "type"]
+
+# Verbs that attribute words or a view to someone ("says", "predicts Oliver Irish").
+_ATTRIBUTES = (
+    r"(?:says?|said|saying|claims?|claimed|predicts?|predicted|thinks?|thought|believes?"
+    r"|believed|warns?|warned|argues?|argued|told|tells|insists?|insisted|suggests?"
+    r"|suggested|estimates?|estimated|adds?|added|stated|states|explained|explains"
+    r"|forecasts?|forecast|expects?|expected|according to)"
+)
 
 _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     (
@@ -48,6 +56,18 @@ _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
             r"\b(?:how (?:many|much|long|old|far|big|large|tall|high|often|fast|deep|wide|"
             r"heavy|few)|what (?:percentage|percent|proportion|share|number|amount|size|"
             r"fraction|price|cost|temperature|population)|at what (?:age|rate|speed))\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        # "Who says so?", "Who said that?", "According to whom?": who the words or
+        # the view quoted come from. A condensed follow-up puts it after a colon.
+        "speaker",
+        re.compile(
+            rf"(?:^|:\s)\W*(?:who\b(?:\s+(?:is|was|has|had|did|does|first))?\s+{_ATTRIBUTES}\b"
+            r"|(?:and\s+)?according to whom\b|who (?:made|makes|is behind) (?:the|that|this) "
+            r"(?:claim|prediction|statement|comment|forecast|estimate)s?\b"
+            r"|whose (?:claim|prediction|view|words|estimate|forecast)s?\b)",
             re.IGNORECASE,
         ),
     ),
@@ -121,6 +141,35 @@ _AGE = re.compile(
 )
 
 
+# An attribution to a name: "said Mr Irish", "predicts Oliver Irish", "Irish said",
+# "according to Sony". A pronoun ("he said") names no one new.
+_TITLE = r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Lord|Lady|Dame|Rev)\.?\s+)?"
+_ATTRIBUTION = re.compile(
+    rf"\b(?i:{_ATTRIBUTES})\s+(?:by\s+)?(?:the\s+)?{_TITLE}((?:[A-Z][\w'’-]*\s*){{1,4}})"
+    rf"|((?:[A-Z][\w'’-]*\s+){{1,4}})(?:has\s+|had\s+|also\s+)?({_ATTRIBUTES})\b"
+)
+# "Experts predict ...", "Critics say ...": one capitalised plural before a plural
+# verb opens the sentence; it is a common noun, not a name.
+_PLURAL_VERB = frozenset(
+    "say claim predict think believe warn argue insist suggest estimate add expect forecast".split()
+)
+_NOT_SPEAKER = frozenset("he she they it we i you this that there but and".split())
+
+
+def speakers(sentence: str) -> set[str]:
+    """The names a sentence attributes words or a view to (folded as entities.names)."""
+    out: set[str] = set()
+    for m in _ATTRIBUTION.finditer(sentence):
+        run = (m.group(1) or m.group(2)).split()
+        if m.group(3) in _PLURAL_VERB and len(run) == 1 and run[0].endswith("s"):
+            continue
+        while run and run[0].lower() in _NOT_SPEAKER:
+            run = run[1:]
+        if run:
+            out |= entities.names(" ".join(run))
+    return out
+
+
 def amounts_of_money(text: str) -> set[str]:
     """The amounts of money a text states ("dollars 19.1m", "£2m", "5 euros")."""
     return {" ".join(m.group(0).lower().split()) for m in _MONEY.finditer(text)}
@@ -188,7 +237,7 @@ class AskedFor:
             return cls(kind, question, noun=asked_type(question), said=words)
         if kind == "name":
             return cls(kind, question, said=frozenset(re.findall(r"[\w-]+", question.lower())))
-        if kind in ("person", "place"):
+        if kind in ("person", "place", "speaker"):
             said = frozenset(entities.names(question)) | frozenset(
                 re.findall(r"\w+", question.lower())
             )
@@ -220,6 +269,8 @@ class AskedFor:
             return False
         if kind == "person":
             return bool(entities.names(sentence) - self.said)
+        if kind == "speaker":
+            return bool(speakers(sentence) - self.said)
         if kind == "name":
             return any(m.group(1).lower() not in self.said for m in _NAMED.finditer(sentence))
         # place

@@ -54,6 +54,9 @@ class Reading:
     # quoted, among the passages. An answer from its own words must come from one
     # of them when one mentions those words (:func:`stays_on_subject`).
     discussed: frozenset[str] = frozenset()
+    # For any follow-up: where the last answer's quotes sit (:func:`shown_quotes`);
+    # "Who says so?" asks who said what they quote (answer.extractive's ``near``).
+    shown: tuple[Shown, ...] = ()
 
 
 def follow_up_readings(
@@ -156,17 +159,35 @@ def _mentions(terms: set[str], wanted: dict[str, float]) -> bool:
 
 _CITATION_MARK = re.compile(r"\s*\[\d+\]\s*")
 
+# Where a quote of the last answer sits: article, start and end offsets.
+Shown = tuple[str, int, int]
 
-def discussed_articles(answer: str, hits: Iterable[SearchHit]) -> frozenset[str]:
-    """The articles among ``hits`` whose passages hold a quote of ``answer`` (an
-    extractive answer as shown: quotes each followed by its citation mark)."""
+
+def shown_quotes(answer: str, hits: Sequence[SearchHit]) -> tuple[Shown, ...]:
+    """Where the quotes of ``answer`` (an extractive answer as shown: quotes each
+    followed by its citation mark) sit in the articles of ``hits``, in the answer's
+    order. Nothing for an answer whose quotes are not among them (an LLM's, a
+    reformatted one)."""
     quotes = [" ".join(q.split()) for q in _CITATION_MARK.split(answer)]
     quotes = [q for q in quotes if len(q) >= 20]
     if not quotes:
-        return frozenset()
-    found = set()
-    for h in hits:
-        text = copy_key(h)  # the passage's text with whitespace folded, as the quotes
-        if any(q in text for q in quotes):
-            found.add(h.passage.doc_id)
-    return frozenset(found)
+        return ()
+    found: dict[tuple[str, int], Shown] = {}
+    texts = [copy_key(h) for h in hits]  # whitespace folded, as the quotes
+    for q in quotes:  # in the answer's order
+        for h, text in zip(hits, texts, strict=True):
+            p = h.passage
+            if q not in text:
+                continue
+            m = re.search(r"\s+".join(map(re.escape, q.split())), p.text)
+            if m is not None:
+                found.setdefault(
+                    (p.doc_id, p.start + m.start()),
+                    (p.doc_id, p.start + m.start(), p.start + m.end()),
+                )
+    return tuple(found.values())
+
+
+def discussed_articles(answer: str, hits: Sequence[SearchHit]) -> frozenset[str]:
+    """The articles among ``hits`` whose passages hold a quote of ``answer``."""
+    return frozenset(doc for doc, _, _ in shown_quotes(answer, hits))

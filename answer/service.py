@@ -21,7 +21,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -41,7 +41,7 @@ from answer.generative import (
 from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
-from answer.readings import Reading, discussed_articles, follow_up_readings, stays_on_subject
+from answer.readings import Reading, follow_up_readings, shown_quotes, stays_on_subject
 from answer.searcher import Searcher, checker, copy_key, without_copies
 from index.embedder import Embedder, EmbedderConfig
 from index.library import Library
@@ -311,7 +311,13 @@ class AnswerService:
         if self.generative is None:
             extractive = self._extractive_for(searcher)
             answer = await run_in_threadpool(
-                extractive.run, question, vector, hits, reading.focus, reading.context
+                extractive.run,
+                question,
+                vector,
+                hits,
+                reading.focus,
+                reading.context,
+                reading.shown,
             )
         else:
             answer = await self.generative.run(question, vector, hits)
@@ -362,13 +368,14 @@ class AnswerService:
         # Both readings' passages are kept: the sentence scoring picks among them.
         fused = fuse_hits([raw_hits, hits], 2 * k)
         last = messages[-2] if len(messages) >= 2 else None
-        discussed = (
-            discussed_articles(last["content"], fused)
+        shown = (
+            shown_quotes(last["content"], fused)
             if last is not None and last.get("role") == "assistant"
-            else frozenset()
+            else ()
         )
+        discussed = frozenset(doc for doc, _, _ in shown)
         readings = follow_up_readings(Reading(raw, raw_vector), condensed, discussed)
-        return standalone, searcher, readings, fused
+        return standalone, searcher, [replace(r, shown=shown) for r in readings], fused
 
     async def _first_answer(
         self,

@@ -288,3 +288,44 @@ def test_a_full_question_mid_conversation_may_mean_the_article_under_discussion(
         _messages(first, "What is the boiling point of tungsten?"), top_k=1
     )
     assert absent.abstained
+
+
+# Invented articles: the lede makes the claim, the speaker is named a paragraph on;
+# another sentence of the article says the claim's words and quotes someone else.
+TOYS = (
+    "Robot dog shortage feared\n\n"
+    "Parents may want to buy presents early as experts predict a shortage of robot "
+    "dogs this winter.\n\n"
+    "There may not be enough Pixel Pup robots to go round, predicts Hanna Voss, editor "
+    "of Toy Trader magazine. The robot dog costs 80 euros and barks in four languages.\n\n"
+    "The robot kennel sold out last winter. Shops in Lyon have plenty of robot dogs for "
+    "parents this winter, said Marc Ferrand, who runs a toy shop."
+)
+
+
+@pytest.fixture(scope="module")
+def toys(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[AnswerService]:
+    texts = {"toys.txt": TOYS, **FILLER}
+    yield from _service_over(tmp_path_factory.mktemp("toys"), embedder, texts)
+
+
+def test_who_says_so_is_answered_with_the_speaker_named_beside_the_claim(
+    toys: AnswerService,
+) -> None:
+    """The chat sends back the answer it showed. "Who says so?" asks who made the
+    claim it quoted: the attribution next to that quote, not another attribution
+    that shares more of the conversation's words."""
+    first = "Will there be a shortage of robot dogs this winter?"
+    shown = toys.chat_sync(_messages(first))[1]
+    assert "experts predict a shortage" in shown.citations[0].quote
+    messages = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": shown.answer},
+        {"role": "user", "content": "Who says so?"},
+    ]
+    _, answer = toys.chat_sync(messages)
+    assert not answer.abstained
+    assert "predicts Hanna Voss" in answer.citations[0].quote
+    # Without the answer shown (the page's placeholder), nothing says which claim.
+    _, blind = toys.chat_sync(_messages(first, "Who says so?"))
+    assert "Hanna Voss" not in blind.citations[0].quote

@@ -9,6 +9,7 @@ from answer.question_type import (
     amounts_of_money,
     asked_type,
     question_kind,
+    speakers,
     states_kind,
 )
 
@@ -33,6 +34,13 @@ from answer.question_type import (
         ("What did the man called Smith do?", None),
         ("What are stators attached to?", None),
         ("Why did Azerbaijan apply?", None),
+        ("Who says so?", "speaker"),
+        ("Who said that?", "speaker"),
+        ("And according to whom?", "speaker"),
+        ("Who predicted the shortage?", "speaker"),
+        ("gadget shortage Christmas: Who says so?", "speaker"),  # condensed
+        ("Who scored?", "person"),
+        ("Who did the team beat?", "person"),
     ],
 )
 def test_question_kind(question: str, kind: str | None) -> None:
@@ -139,3 +147,22 @@ def test_asked_how_much_was_paid_only_an_amount_of_money_answers() -> None:
 )
 def test_amounts_of_money(text: str, amounts: set[str]) -> None:
     assert amounts_of_money(text) == amounts
+
+
+@pytest.mark.parametrize(
+    ("sentence", "named"),
+    [
+        ("There may be too few robots, predicts Oliver Berg, editor of Gizmo.", "oliver berg"),
+        ('"The robot will sell out," said Mr Berg.', "berg"),
+        ('And coach Andy Lund said: "I am disappointed."', "andy lund"),
+        ("But Labour said the poster was fine.", "labour"),
+        ("According to Sony, the robot is not for sale.", "sony"),
+        ("He said it was fine.", None),
+        ("Experts predict a shortage this Christmas.", None),
+        ("The Berg robot is not for sale.", None),
+    ],
+)
+def test_speakers_are_the_names_words_are_attributed_to(sentence: str, named: str | None) -> None:
+    found = speakers(sentence)
+    assert (named in found) if named else not found
+    assert AskedFor.of("Who says so?").stated_by(sentence) is (named is not None)

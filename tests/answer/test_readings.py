@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from answer.models import Answer, Citation
-from answer.readings import Reading, discussed_articles, follow_up_readings, stays_on_subject
+from answer.readings import (
+    Reading,
+    discussed_articles,
+    follow_up_readings,
+    shown_quotes,
+    stays_on_subject,
+)
 from index import normalize
 from index.models import Passage, SearchHit
 
@@ -157,6 +163,23 @@ def test_the_article_the_last_answer_quoted_is_found_among_the_passages() -> Non
     assert discussed_articles(both, hits) == {"brown", "manchester"}
     assert discussed_articles("Yes. [1]", hits) == frozenset()
     assert discussed_articles("The articles do not cover this question.", hits) == frozenset()
+
+
+def test_the_quotes_shown_are_found_with_their_offsets_in_the_answers_order() -> None:
+    hits = [
+        _hit("manchester", "Labour will hold its autumn conference in Manchester."),
+        _hit("brown", "Mr Brown spoke. Gordon Brown has delivered a speech to\nLabour."),
+    ]
+    shown = (
+        "Gordon Brown has delivered a speech to Labour. [1] "
+        "Labour will hold its autumn conference in Manchester. [2]"
+    )
+    (first, second) = shown_quotes(shown, hits)
+    brown = hits[1].passage
+    assert first == ("brown", brown.start + 16, brown.start + len(brown.text))
+    assert brown.text[first[1] - brown.start : first[2] - brown.start].startswith("Gordon")
+    assert second[0] == "manchester"
+    assert shown_quotes("Yes. [1]", hits) == ()
 
 
 def test_a_follow_up_without_a_subject_stays_in_the_article_quoted_when_it_can() -> None:
