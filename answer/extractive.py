@@ -26,7 +26,7 @@ from answer.injection import addresses_an_assistant
 from answer.models import Answer, Citation
 from answer.question_type import AskedFor
 from answer.sentence_context import with_context
-from index import normalize
+from index import entities, normalize
 from index.embedder import Embedder
 from index.models import SearchHit
 from index.text import split_sentences
@@ -83,13 +83,15 @@ class ExtractiveSettings:
     # retrieved), so the follow-up's own words pick the sentence within it.
     carried_in_article: bool = True
     # "Who says so?" asks who said what the last answer quoted first (its lead
-    # claim): a sentence that attributes words to someone within ``near_chars`` of
-    # that quote, in the same article, ranks up to this much higher, the closer the
-    # more (not in the abstention score). News names the speaker beside the claim
-    # ("... there may not be enough iPod minis to go round, predicts Oliver Irish"),
-    # not in the lede that made it ("experts predict").
-    near_weight: float = 0.3
-    near_chars: int = 400
+    # claim), "Who is he?" who a pronoun in it means (answer.readings decides which
+    # follow-ups pass ``beside``): a sentence that states the kind asked (a speaker, a
+    # name) within ``beside_chars`` of that quote, in the same article, ranks up to
+    # this much higher, the closer the more (abstention score included). News
+    # names the speaker beside the claim ("... there may not be enough iPod minis
+    # to go round, predicts Oliver Irish"), not in the lede that made it ("experts
+    # predict").
+    beside_weight: float = 0.3
+    beside_chars: int = 400
 
 
 ABSTAIN_TEXT = "The articles do not cover this question."
@@ -115,8 +117,8 @@ class _Candidate:
     # it orders the sentences, never decides abstention. None: same as lexical.
     focused: float | None = None
     # Attributes words to someone next to a quote of the last answer: 1 beside it,
-    # down to 0 at ``near_chars`` away (see ``near_weight``).
-    near: float = 0.0
+    # down to 0 at ``beside_chars`` away (see ``beside_weight``).
+    beside: float = 0.0
 
     @property
     def ranked_lexical(self) -> float:
@@ -145,27 +147,33 @@ class ExtractiveAnswerer:
         hits: list[SearchHit],
         focus: str | None = None,
         context: Sequence[SearchHit] = (),
-        near: Sequence[tuple[str, int, int]] = (),
+        beside: tuple[str, int, int] | None = None,
     ) -> Answer:
         """``focus``: for a condensed follow-up, the words as typed (see
         ``context_weight``). ``context``: for a question that stands alone
         mid-conversation, the passages retrieved with the conversation's subject
         carried in; their sentences compete with those of ``hits`` but are
         shortlisted apart (their retrieval scores answer another query), so they
-        can add an answer and never push out one ``hits`` hold. ``near``: where the
-        last answer's quotes sit (article, start, end; see ``near_weight``)."""
+        can add an answer and never push out one ``hits`` hold. ``beside``: where the
+        last answer's first quote sits (article, start, end; see ``beside_weight``)."""
         s = self.settings
         asked = AskedFor.of(question)
         kind = asked.kind
         candidates = self._candidates(question, [*hits, *context], asked, focus)
-        if kind == "speaker" and near:
-            candidates = [_with_near(c, near[0], s.near_chars) for c in candidates]
+        if kind is not None and beside is not None:
+            # "Who is he?" asks a name the quote did not say ("France's finance
+            # minister has said ..."); "Who said that?" may be answered by the quote.
+            known = _names_in(beside, hits) if kind == "person" else set()
+            candidates = [_beside(c, beside, s.beside_chars, known) for c in candidates]
+            if any(c.beside for c in candidates):
+                # Who said that claim, or who "he" is in it, only its article can tell.
+                candidates = [c for c in candidates if c.hit.passage.doc_id == beside[0]]
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
         candidates.sort(
             key=lambda c: (
-                c.ranked_lexical + c.hit.score + s.kind_weight * c.kind + s.near_weight * c.near
+                c.ranked_lexical + c.hit.score + s.kind_weight * c.kind + s.beside_weight * c.beside
             ),
             reverse=True,
         )
@@ -181,13 +189,15 @@ class ExtractiveAnswerer:
         )
         cosine = vectors @ np.asarray(query_vector, dtype=np.float32)
         lexical = np.array([c.lexical for c in candidates])
-        scores = cosine + s.lexical_weight * lexical
+        # Beside the quote the last answer made, the articles already cover the
+        # conversation: what is said there counts toward answering at all.
+        beside_bonus = s.beside_weight * np.array([c.beside for c in candidates], dtype=np.float32)
+        scores = cosine + s.lexical_weight * lexical + beside_bonus
         rank = (
             scores
             + s.lexical_weight * (np.array([c.ranked_lexical for c in candidates]) - lexical)
             + s.kind_weight * np.array([c.kind for c in candidates], dtype=np.float32)
             + s.novel_weight * np.array([c.novel for c in candidates], dtype=np.float32)
-            + s.near_weight * np.array([c.near for c in candidates], dtype=np.float32)
         )
         order = np.argsort(-rank, kind="stable")
         if kind is not None:
@@ -326,14 +336,27 @@ class ExtractiveAnswerer:
         return out
 
 
-def _with_near(c: _Candidate, quote: tuple[str, int, int], chars: int) -> _Candidate:
-    """``c`` with ``near`` set when it names a speaker within ``chars`` of ``quote``:
-    1 beside or inside it, falling to 0 at ``chars`` away."""
+def _beside(c: _Candidate, quote: tuple[str, int, int], chars: int, known: set[str]) -> _Candidate:
+    """``c`` with ``beside`` set when it states the kind asked within ``chars`` of
+    ``quote`` (naming someone not in ``known``): 1 beside or inside it, falling to 0
+    at ``chars`` away."""
     doc, start, end = quote
     if not c.kind or doc != c.hit.passage.doc_id:
         return c
+    if known and not entities.names(c.text) - known:
+        return c
     gap = max(0, start - c.end, c.start - end)
-    return replace(c, near=max(0.0, 1 - gap / chars)) if gap < chars else c
+    return replace(c, beside=max(0.0, 1 - gap / chars)) if gap < chars else c
+
+
+def _names_in(quote: tuple[str, int, int], hits: Sequence[SearchHit]) -> set[str]:
+    """The names said in ``quote`` (article, start, end), read from its passage."""
+    doc, start, end = quote
+    for h in hits:
+        p = h.passage
+        if p.doc_id == doc and p.start <= start and end <= p.end:
+            return entities.names(p.text[start - p.start : end - p.start])
+    return set()
 
 
 def _distinct(candidates: list[_Candidate]) -> list[_Candidate]:

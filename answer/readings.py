@@ -21,6 +21,7 @@ import numpy as np
 from answer.condense import facet, has_own_subject, only_asks, refers_back
 from answer.extractive import terms_by_article
 from answer.models import Answer
+from answer.question_type import AskedFor
 from answer.searcher import copy_key
 from index import normalize
 from index.models import SearchHit
@@ -54,9 +55,9 @@ class Reading:
     # quoted, among the passages. An answer from its own words must come from one
     # of them when one mentions those words (:func:`stays_on_subject`).
     discussed: frozenset[str] = frozenset()
-    # For any follow-up: where the last answer's quotes sit (:func:`shown_quotes`);
-    # "Who says so?" asks who said what they quote (answer.extractive's ``near``).
-    shown: tuple[Shown, ...] = ()
+    # For a follow-up that :func:`asks_beside_the_quote`: where the last answer's
+    # first quote sits (:func:`shown_quotes`; answer.extractive's ``beside``).
+    beside: Shown | None = None
 
 
 def follow_up_readings(
@@ -163,15 +164,33 @@ _CITATION_MARK = re.compile(r"\s*\[\d+\]\s*")
 Shown = tuple[str, int, int]
 
 
-def shown_quotes(answer: str, hits: Sequence[SearchHit]) -> tuple[Shown, ...]:
-    """Where the quotes of ``answer`` (an extractive answer as shown: quotes each
-    followed by its citation mark) sit in the articles of ``hits``, in the answer's
-    order. Nothing for an answer whose quotes are not among them (an LLM's, a
-    reformatted one)."""
+# "Who is he?", "Who are they?", "What is her name?": only who a pronoun means.
+_WHO_IS = re.compile(
+    r"^\W*(?:and\s+)?(?:who\s+(?:is|was|are|were|'s)\s+(?:he|she|they|that|this|it)"
+    r"|what\s+(?:is|was|'s)\s+(?:his|her|their|its)\s+name)\W*$",
+    re.IGNORECASE,
+)
+
+
+def asks_beside_the_quote(follow_up: str) -> bool:
+    """Whether a follow-up asks for something said beside the last answer's first
+    quote: who said it ("Who says so?", "According to whom?"), or who a pronoun
+    means ("Who is he?" after "France's finance minister has said ...": the next
+    sentence names Herve Gaymard). "Who was he speaking to?" asks something else."""
+    return AskedFor.of(follow_up).kind == "speaker" or bool(_WHO_IS.match(follow_up))
+
+
+def answer_quotes(answer: str) -> list[str]:
+    """The quotes of an extractive answer as shown, whitespace folded, in order; a
+    fragment too short to tell where it comes from is left out."""
     quotes = [" ".join(q.split()) for q in _CITATION_MARK.split(answer)]
-    quotes = [q for q in quotes if len(q) >= 20]
-    if not quotes:
-        return ()
+    return [q for q in quotes if len(q) >= 20]
+
+
+def shown_quotes(quotes: Sequence[str], hits: Sequence[SearchHit]) -> tuple[Shown, ...]:
+    """Where ``quotes`` (:func:`answer_quotes`) sit in the articles of ``hits``, in
+    the quotes' order. Nothing for quotes not among them (an LLM's answer, a
+    reformatted one)."""
     found: dict[tuple[str, int], Shown] = {}
     texts = [copy_key(h) for h in hits]  # whitespace folded, as the quotes
     for q in quotes:  # in the answer's order
@@ -190,4 +209,4 @@ def shown_quotes(answer: str, hits: Sequence[SearchHit]) -> tuple[Shown, ...]:
 
 def discussed_articles(answer: str, hits: Sequence[SearchHit]) -> frozenset[str]:
     """The articles among ``hits`` whose passages hold a quote of ``answer``."""
-    return frozenset(doc for doc, _, _ in shown_quotes(answer, hits))
+    return frozenset(doc for doc, _, _ in shown_quotes(answer_quotes(answer), hits))

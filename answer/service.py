@@ -41,7 +41,14 @@ from answer.generative import (
 from answer.llm import LLMClient, LLMConfig
 from answer.models import Answer
 from answer.prompting import PromptBuilder, PromptTemplates
-from answer.readings import Reading, follow_up_readings, shown_quotes, stays_on_subject
+from answer.readings import (
+    Reading,
+    answer_quotes,
+    asks_beside_the_quote,
+    follow_up_readings,
+    shown_quotes,
+    stays_on_subject,
+)
 from answer.searcher import Searcher, checker, copy_key, without_copies
 from index.embedder import Embedder, EmbedderConfig
 from index.library import Library
@@ -55,6 +62,8 @@ if TYPE_CHECKING:
 
 Message = dict[str, str]
 T = TypeVar("T")
+# Passages the keyword index returns for a quote of the last answer, to find it.
+QUOTE_LOOKUP = 3
 
 
 class Timings(Protocol):
@@ -317,7 +326,7 @@ class AnswerService:
                 hits,
                 reading.focus,
                 reading.context,
-                reading.shown,
+                reading.beside,
             )
         else:
             answer = await self.generative.run(question, vector, hits)
@@ -368,14 +377,25 @@ class AnswerService:
         # Both readings' passages are kept: the sentence scoring picks among them.
         fused = fuse_hits([raw_hits, hits], 2 * k)
         last = messages[-2] if len(messages) >= 2 else None
-        shown = (
-            shown_quotes(last["content"], fused)
+        quotes = (
+            answer_quotes(last["content"])
             if last is not None and last.get("role") == "assistant"
-            else ()
+            else []
         )
-        discussed = frozenset(doc for doc, _, _ in shown)
+        discussed = frozenset(doc for doc, _, _ in shown_quotes(quotes, fused))
         readings = follow_up_readings(Reading(raw, raw_vector), condensed, discussed)
-        return standalone, searcher, [replace(r, shown=shown) for r in readings], fused
+        if not quotes or not asks_beside_the_quote(raw):
+            return standalone, searcher, readings, fused
+        beside = shown_quotes(quotes[:1], fused)
+        if not beside:
+            # "Who said that?" is about the last answer's claim, whose passage the
+            # follow-up's words may not retrieve: the quote's own words find it.
+            _, quoted = await self._retrieve(quotes[0], QUOTE_LOOKUP, "bm25", collections)
+            beside = shown_quotes(quotes[:1], quoted)
+            fused += [h for h in quoted if beside and h.passage.doc_id == beside[0][0]]
+        if not beside:
+            return standalone, searcher, readings, fused
+        return standalone, searcher, [replace(r, beside=beside[0]) for r in readings], fused
 
     async def _first_answer(
         self,

@@ -329,3 +329,28 @@ def test_who_says_so_is_answered_with_the_speaker_named_beside_the_claim(
     # Without the answer shown (the page's placeholder), nothing says which claim.
     _, blind = toys.chat_sync(_messages(first, "Who says so?"))
     assert "Hanna Voss" not in blind.citations[0].quote
+
+
+def test_who_said_that_finds_the_quoted_passage_the_follow_up_does_not_retrieve(
+    toys: AnswerService,
+) -> None:
+    """The history's last answer quoted the toy article, but the conversation's words
+    (a ferry) retrieve other passages (one per reading here): the quote's own words
+    find its passage for the speaker to be looked for beside it."""
+    lede = TOYS.split("\n\n")[1]
+    messages = [
+        {"role": "user", "content": "Will the island ferry sail twice a day from March?"},
+        {"role": "assistant", "content": f"{lede} [1]"},
+        {"role": "user", "content": "Who said that?"},
+    ]
+    _, _, readings, hits = toys.run_sync(toys._follow_up(messages, 1, None))
+    doc, start, end = readings[0].beside or ("", 0, 0)
+    assert (doc, end - start) == ("toys.txt", len(lede))  # offsets in the stored text
+    assert "toys.txt" in {h.passage.doc_id for h in hits}
+    # Its passages join the candidates; the ferry passage stays too.
+    assert "ferry.txt" in {h.passage.doc_id for h in hits}
+    # Asked of nothing quoted, the same words name no one from the toy article.
+    _, _, readings, _ = toys.run_sync(
+        toys._follow_up(_messages(messages[0]["content"], "Who said that?"), 1, None)
+    )
+    assert readings[0].beside is None

@@ -7,10 +7,13 @@ test_follow_ups.py checks the same choices end to end with the real model."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from answer.models import Answer, Citation
 from answer.readings import (
     Reading,
+    answer_quotes,
+    asks_beside_the_quote,
     discussed_articles,
     follow_up_readings,
     shown_quotes,
@@ -174,12 +177,13 @@ def test_the_quotes_shown_are_found_with_their_offsets_in_the_answers_order() ->
         "Gordon Brown has delivered a speech to Labour. [1] "
         "Labour will hold its autumn conference in Manchester. [2]"
     )
-    (first, second) = shown_quotes(shown, hits)
+    (first, second) = shown_quotes(answer_quotes(shown), hits)
     brown = hits[1].passage
     assert first == ("brown", brown.start + 16, brown.start + len(brown.text))
     assert brown.text[first[1] - brown.start : first[2] - brown.start].startswith("Gordon")
     assert second[0] == "manchester"
-    assert shown_quotes("Yes. [1]", hits) == ()
+    assert shown_quotes(answer_quotes("Yes. [1]"), hits) == ()
+    assert shown_quotes(answer_quotes(shown)[1:], hits) == (second,)
 
 
 def test_a_follow_up_without_a_subject_stays_in_the_article_quoted_when_it_can() -> None:
@@ -211,3 +215,23 @@ def test_a_follow_up_without_a_subject_stays_in_the_article_quoted_when_it_can()
     assert stays_on_subject(
         elsewhere, _quoting("manchester"), [*hits, _hit("x", "Gordon Brown and Labour.")], None
     )
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "beside"),
+    [
+        ("Who says so?", True),
+        ("According to whom?", True),
+        ("Who is he?", True),
+        ("Who are they?", True),
+        ("What is her name?", True),
+        ("Who was he speaking to?", False),  # asks something else of him
+        ("Who scored for Barcelona?", False),  # a subject of its own
+        ("When was it signed?", False),
+        ("What about BRICS?", False),
+    ],
+)
+def test_who_said_it_and_who_a_pronoun_means_are_asked_beside_the_quote(
+    follow_up: str, beside: bool
+) -> None:
+    assert asks_beside_the_quote(follow_up) is beside
