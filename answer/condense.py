@@ -195,20 +195,33 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     """Content words of the most recent question with a subject of its own, then,
     when that question itself leans on the one before ("Who bought its main unit?",
     "And in America?"), those of the subject question before it: "its" needs
-    "Yukos" to mean anything. One step back only, so words never pile up beyond two
-    questions. ``replacing``: what a facet follow-up replaces (:func:`facet`), dropped
-    from the subject question (the follow-up says the new one)."""
+    "Yukos" to mean anything; or when it names nothing ("Whose campaign got the
+    money?"), those of the latest subject question that named something. Two
+    questions at most, so words never pile up. ``replacing``: what a facet
+    follow-up replaces (:func:`facet`), dropped from the subject question (the
+    follow-up says the new one)."""
     subjects = [i for i in range(len(asked)) if _is_subject(asked, i)]
     if not subjects:
         return []
     latest = asked[subjects[-1]]
     words = _own_words(latest, replacing)
     leans = facet(latest)
-    if (refers_back(latest) or leans or _detail(latest)) and len(subjects) > 1:
-        have = {w.lower() for w in words}
-        before = _own_words(asked[subjects[-2]], leans)
-        words += [w for w in before if w.lower() not in have]
-    return words
+    if len(subjects) < 2:
+        return words
+    if refers_back(latest) or leans or _detail(latest):
+        earlier = subjects[-2]
+    elif _NAME.search(latest) is None and not _strip_cue(latest)[1]:
+        # "Whose campaign got the money?" after "How much will Titan pay over the
+        # Benin bribery?": a subject that names nothing is a part of the last one
+        # that did ("Titan", "Benin"), however many unnamed ones came between. A
+        # cued switch ("and the railway?") says what it replaces the subject with.
+        named = [i for i in subjects[:-1] if _NAME.search(asked[i])]
+        earlier = named[-1] if named else subjects[-2]
+    else:
+        return words
+    have = {w.lower() for w in words}
+    before = _own_words(asked[earlier], leans)
+    return words + [w for w in before if w.lower() not in have]
 
 
 def _detail(question: str) -> bool:

@@ -165,6 +165,39 @@ def test_a_short_named_question_asks_a_detail_of_the_subject_before_it() -> None
     )
 
 
+def test_a_subject_that_names_nothing_keeps_the_last_subject_that_named_something() -> None:
+    """ "Whose campaign got the money?" is a question of its own (three content
+    words) but names nothing: the article is still the one "Titan" and "Benin"
+    named, however many unnamed subjects came between; never more than two
+    questions' words."""
+    history = [
+        Turn("user", "How much will Titan pay over the Benin bribery?"),
+        Turn("assistant", "…"),
+        Turn("user", "Whose campaign got the money?"),
+        Turn("assistant", "…"),
+    ]
+    assert condense_question("What was the money used for?", history) == (
+        "campaign got Titan pay Benin bribery: What was the money used for?"
+    )
+    longer = [
+        *history,
+        Turn("user", "How large are the criminal penalties?"),
+        Turn("assistant", "…"),
+    ]
+    condensed = condense_question("What did the prosecutor say?", longer)
+    assert (
+        condensed
+        == "large criminal penalties Titan pay Benin bribery: What did the prosecutor say?"
+    )
+    assert "campaign" not in condensed
+    # A subject that names something stands alone, as before.
+    said = "What did President Kerekou say about the campaign funds?"
+    named = [*history, Turn("user", said), Turn("assistant", "…")]
+    assert condense_question("When was that?", named) == (
+        "President Kerekou campaign funds: When was that?"
+    )
+
+
 @pytest.mark.parametrize(
     ("follow_up", "preposition"),
     [
