@@ -116,8 +116,8 @@ class _Candidate:
     # The overlap with a short follow-up's carried words counted at context_weight:
     # it orders the sentences, never decides abstention. None: same as lexical.
     focused: float | None = None
-    # Attributes words to someone next to a quote of the last answer: 1 beside it,
-    # down to 0 at ``beside_chars`` away (see ``beside_weight``).
+    # States the kind asked (a speaker, a new name) next to the last answer's first
+    # quote: 1 beside it, down to 0 at ``beside_chars`` away (``beside_weight``).
     beside: float = 0.0
 
     @property
