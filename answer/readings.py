@@ -166,8 +166,8 @@ Shown = tuple[str, int, int]
 
 # "Who is he?", "Who are they?", "What is her name?": only who a pronoun means.
 _WHO_IS = re.compile(
-    r"^\W*(?:and\s+)?(?:who\s+(?:is|was|are|were|'s)\s+(?:he|she|they|that|this|it)"
-    r"|what\s+(?:is|was|'s)\s+(?:his|her|their|its)\s+name)\W*$",
+    r"^\W*(?:and\s+)?(?:who(?:\s+(?:is|was|are|were)|['’]s)\s+(?:he|she|they|that|this|it)"
+    r"|what(?:\s+(?:is|was)|['’]s)\s+(?:his|her|their|its)\s+name)\W*$",
     re.IGNORECASE,
 )
 

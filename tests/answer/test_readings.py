@@ -225,6 +225,8 @@ def test_a_follow_up_without_a_subject_stays_in_the_article_quoted_when_it_can()
         ("Who is he?", True),
         ("Who are they?", True),
         ("What is her name?", True),
+        ("Who's he?", True),
+        ("what’s his name", True),
         ("Who was he speaking to?", False),  # asks something else of him
         ("Who scored for Barcelona?", False),  # a subject of its own
         ("When was it signed?", False),
