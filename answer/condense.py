@@ -56,6 +56,8 @@ _PRONOUNS = frozenset(
 )
 # A name: a capitalised word past the first one, or an acronym anywhere.
 _NAME = re.compile(r"(?<=\s)[A-Z][\w’'-]+|\b[A-Z]{2,}\b")
+# "the money", "the criminal penalties": a definite noun phrase, something known.
+_DEFINITE = re.compile(r"\b(?:the|which)\s+[^\W\d_]", re.IGNORECASE)
 
 # "And in America?", "what about for children?": the same question with one of its
 # circumstances changed (the place, the time, the group), not a new topic.
@@ -195,8 +197,9 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     """Content words of the most recent question with a subject of its own, then,
     when that question itself leans on the one before ("Who bought its main unit?",
     "And in America?"), those of the subject question before it: "its" needs
-    "Yukos" to mean anything; or when it names nothing ("Whose campaign got the
-    money?"), those of the latest subject question that named something. Two
+    "Yukos" to mean anything; or when it names nothing but speaks of a known thing
+    ("Whose campaign got the money?"), those of the latest subject question that
+    named something. Two
     questions at most, so words never pile up. ``replacing``: what a facet
     follow-up replaces (:func:`facet`), dropped from the subject question (the
     follow-up says the new one)."""
@@ -210,10 +213,12 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
         return words
     if refers_back(latest) or leans or _detail(latest):
         earlier = subjects[-2]
-    elif _NAME.search(latest) is None and not _strip_cue(latest)[1]:
+    elif _NAME.search(latest) is None and _DEFINITE.search(latest) and not _strip_cue(latest)[1]:
         # "Whose campaign got the money?" after "How much will Titan pay over the
-        # Benin bribery?": a subject that names nothing is a part of the last one
-        # that did ("Titan", "Benin"), however many unnamed ones came between. A
+        # Benin bribery?": a subject that names nothing but speaks of "the" money
+        # means a part of the last one that did ("Titan", "Benin"), however many
+        # unnamed ones came between. "What are hijacked computers called?" or "Who
+        # reached 1,000 points?" speaks of no such thing: a subject of its own. A
         # cued switch ("and the railway?") says what it replaces the subject with.
         named = [i for i in subjects[:-1] if _NAME.search(asked[i])]
         earlier = named[-1] if named else subjects[-2]

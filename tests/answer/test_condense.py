@@ -198,6 +198,28 @@ def test_a_subject_that_names_nothing_keeps_the_last_subject_that_named_somethin
     )
 
 
+def test_a_subject_that_names_nothing_and_no_known_thing_stands_alone() -> None:
+    """ "Who reached 1,000 points?" names nothing, but neither does it speak of "the"
+    or "which" thing already talked about: it is a subject of its own, so the next
+    follow-up does not carry the name asked about two questions before."""
+    history = [
+        Turn("user", "Who scored the first try for the Harbour Hawks?"),
+        Turn("assistant", "…"),
+        Turn("user", "How many points did Ana Ruiz add?"),
+        Turn("assistant", "…"),
+        Turn("user", "Who reached 1,000 points?"),
+        Turn("assistant", "…"),
+    ]
+    assert condense_question("Who else has done that?", history) == (
+        "reached 1 000 points: Who else has done that?"
+    )
+    # "Which cities are covered first?" asks about a known set: the named subject stays.
+    cities = [*history[:4], Turn("user", "Which cities are covered first?"), Turn("assistant", "…")]
+    assert condense_question("When does it start?", cities) == (
+        "cities covered first points Ana Ruiz add: When does it start?"
+    )
+
+
 @pytest.mark.parametrize(
     ("follow_up", "preposition"),
     [
