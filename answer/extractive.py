@@ -17,13 +17,13 @@ it are quoted with it (answer.sentence_context).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from answer.injection import addresses_an_assistant
-from answer.models import Answer, Citation
+from answer.models import Answer, Citation, FollowUpHints, ShownQuote
 from answer.question_type import AskedFor
 from answer.sentence_context import with_context
 from index import entities, normalize
@@ -145,29 +145,28 @@ class ExtractiveAnswerer:
         question: str,
         query_vector: np.ndarray,
         hits: list[SearchHit],
-        focus: str | None = None,
-        context: Sequence[SearchHit] = (),
-        beside: tuple[str, int, int] | None = None,
+        hints: FollowUpHints | None = None,
     ) -> Answer:
-        """``focus``: for a condensed follow-up, the words as typed (see
-        ``context_weight``). ``context``: for a question that stands alone
-        mid-conversation, the passages retrieved with the conversation's subject
-        carried in; their sentences compete with those of ``hits`` but are
-        shortlisted apart (their retrieval scores answer another query), so they
-        can add an answer and never push out one ``hits`` hold. ``beside``: where the
-        last answer's first quote sits (article, start, end; see ``beside_weight``)."""
+        """``hints``: what a conversation adds (answer.models.FollowUpHints). Its
+        ``focus`` weighs the follow-up's own words (``context_weight``); the sentences
+        of its ``context`` passages compete with those of ``hits`` but are shortlisted
+        apart (their retrieval scores answer another query), so they can add an answer
+        and never push out one ``hits`` hold; ``beside`` ranks what is said next to
+        the last answer's first quote (``beside_weight``)."""
         s = self.settings
+        hints = hints or FollowUpHints()
+        context, beside = hints.context, hints.beside
         asked = AskedFor.of(question)
         kind = asked.kind
-        candidates = self._candidates(question, [*hits, *context], asked, focus)
+        candidates = self._candidates(question, [*hits, *context], asked, hints.focus)
         if kind is not None and beside is not None:
             # "Who is he?" asks a name the quote did not say ("France's finance
             # minister has said ..."); "Who said that?" may be answered by the quote.
-            known = _names_in(beside, hits) if kind == "person" else set()
+            known = entities.names(beside.text) if kind == "person" else set()
             candidates = [_beside(c, beside, s.beside_chars, known) for c in candidates]
             if any(c.beside for c in candidates):
                 # Who said that claim, or who "he" is in it, only its article can tell.
-                candidates = [c for c in candidates if c.hit.passage.doc_id == beside[0]]
+                candidates = [c for c in candidates if c.hit.passage.doc_id == beside.doc_id]
         if not candidates:
             return Answer(ABSTAIN_TEXT, [], True)
         # Embedding sentences is the costly step: only the most promising are embedded.
@@ -264,6 +263,10 @@ class ExtractiveAnswerer:
         self, question: str, hits: list[SearchHit], asked_for: AskedFor, focus: str | None
     ) -> list[_Candidate]:
         terms = normalize.content_term_list(question)
+        if asked_for.form:
+            # "said" of "Who said that?" as typed asks for a speaker, any attribution.
+            typed = set(normalize.content_term_list(focus or question))
+            terms = [t for t in terms if t not in asked_for.form or t not in typed]
         weights = self.weights(terms) if self.weights is not None and terms else {}
         weight = {t: weights.get(t, 1.0) for t in terms}
         own = set(normalize.content_term_list(focus)) if focus else set()
@@ -336,27 +339,16 @@ class ExtractiveAnswerer:
         return out
 
 
-def _beside(c: _Candidate, quote: tuple[str, int, int], chars: int, known: set[str]) -> _Candidate:
+def _beside(c: _Candidate, quote: ShownQuote, chars: int, known: set[str]) -> _Candidate:
     """``c`` with ``beside`` set when it states the kind asked within ``chars`` of
     ``quote`` (naming someone not in ``known``): 1 beside or inside it, falling to 0
     at ``chars`` away."""
-    doc, start, end = quote
-    if not c.kind or doc != c.hit.passage.doc_id:
+    if not c.kind or quote.doc_id != c.hit.passage.doc_id:
         return c
     if known and not entities.names(c.text) - known:
         return c
-    gap = max(0, start - c.end, c.start - end)
+    gap = max(0, quote.start - c.end, c.start - quote.end)
     return replace(c, beside=max(0.0, 1 - gap / chars)) if gap < chars else c
-
-
-def _names_in(quote: tuple[str, int, int], hits: Sequence[SearchHit]) -> set[str]:
-    """The names said in ``quote`` (article, start, end), read from its passage."""
-    doc, start, end = quote
-    for h in hits:
-        p = h.passage
-        if p.doc_id == doc and p.start <= start and end <= p.end:
-            return entities.names(p.text[start - p.start : end - p.start])
-    return set()
 
 
 def _distinct(candidates: list[_Candidate]) -> list[_Candidate]:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from answer.citations import CitationVerifier, is_abstention
 from answer.extractive import ExtractiveAnswerer
 from answer.llm import LLMClient, LLMError
-from answer.models import Answer
+from answer.models import Answer, FollowUpHints
 from answer.prompting import PromptBuilder
 from answer.repeats import RepeatGuard
 from index.models import SearchHit
@@ -49,10 +49,10 @@ async def extractive_stream(
     vector: np.ndarray,
     hits: list[SearchHit],
     fallback_reason: str | None = None,
-    focus: str | None = None,
+    hints: FollowUpHints | None = None,
 ) -> AsyncIterator[StreamEvent]:
     """The extractive answer, streamed sentence by sentence."""
-    answer = await run_in_threadpool(extractive.run, question, vector, hits, focus)
+    answer = await run_in_threadpool(extractive.run, question, vector, hits, hints)
     async for event in answer_events(replace(answer, fallback_reason=fallback_reason)):
         yield event
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from index.models import SearchHit
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -45,3 +47,28 @@ class Answer:
     model: str | None = None
     fallback_reason: str | None = None
     sentences: list[SentenceSupport] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShownQuote:
+    """A quote the last answer showed, found in its article."""
+
+    doc_id: str
+    start: int  # article offsets
+    end: int
+    text: str  # the article's text there (its spacing, not the answer's)
+
+
+@dataclass(frozen=True)
+class FollowUpHints:
+    """What the conversation tells the extractive answerer beyond the question."""
+
+    # For a condensed follow-up, the words as typed: they are what it asks about;
+    # the carried words only say where.
+    focus: str | None = None
+    # For a question that stands alone mid-conversation, the passages retrieved with
+    # the conversation's subject carried in: they may add an answer, never displace one.
+    context: tuple[SearchHit, ...] = ()
+    # For a follow-up that asks beside the last answer's first quote ("Who said
+    # that?", "Who is he?"): where that quote sits.
+    beside: ShownQuote | None = None

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from index import entities
+from index import entities, normalize
 
 _NAMING = r"(?:called|named|known as|termed|dubbed|nicknamed|referred to as)"
 # A naming phrase and the first word of the name it gives ("known as TNT").
@@ -23,12 +23,14 @@ _NAMED = re.compile(rf"\b{_NAMING}\s+(?:an?\s+|the\s+)?[\"'“‘]?([\w-]+)", re
 Kind = Literal["name", "date", "number", "speaker", "person", "place", "type"]
 
 # Verbs that attribute words or a view to someone ("says", "predicts Oliver Irish").
-_ATTRIBUTES = (
-    r"(?:says?|said|saying|claims?|claimed|predicts?|predicted|thinks?|thought|believes?"
-    r"|believed|warns?|warned|argues?|argued|told|tells|insists?|insisted|suggests?"
-    r"|suggested|estimates?|estimated|adds?|added|stated|states|explained|explains"
-    r"|forecasts?|forecast|expects?|expected|according to)"
-)
+_ATTRIBUTION_VERBS = """say says said saying claim claims claimed predict predicts predicted
+think thinks thought believe believes believed warn warns warned argue argues argued told
+tells insist insists insisted suggest suggests suggested estimate estimates estimated add
+adds added stated states explained explains forecast forecasts expect expects
+expected""".split()
+_ATTRIBUTES = rf"(?:{'|'.join(_ATTRIBUTION_VERBS)}|according to)"
+# Their keyword terms: in a speaker question they say how it asks, not what about.
+_ATTRIBUTION_TERMS = frozenset(normalize.content_term_list(" ".join(_ATTRIBUTION_VERBS)))
 
 _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     (
@@ -213,6 +215,9 @@ class AskedFor:
     age: bool = False
     # The question's words and names: a sentence must say something beyond them.
     said: frozenset[str] = frozenset()
+    # Content terms that only say how it asks: "said" in "Who said that?" is met by
+    # "predicts Hanna Voss" as well as by "said Marc Ferrand".
+    form: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, question: str, kind: Kind | None = None) -> AskedFor:
@@ -241,7 +246,8 @@ class AskedFor:
             said = frozenset(entities.names(question)) | frozenset(
                 re.findall(r"\w+", question.lower())
             )
-            return cls(kind, question, said=said)
+            form = _ATTRIBUTION_TERMS if kind == "speaker" else frozenset()
+            return cls(kind, question, said=said, form=form)
         return cls(None, question)
 
     def stated_by(self, sentence: str) -> bool:

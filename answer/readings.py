@@ -20,7 +20,7 @@ import numpy as np
 
 from answer.condense import facet, has_own_subject, only_asks, refers_back
 from answer.extractive import terms_by_article
-from answer.models import Answer
+from answer.models import Answer, FollowUpHints, ShownQuote
 from answer.question_type import AskedFor
 from answer.searcher import copy_key
 from index import normalize
@@ -56,8 +56,13 @@ class Reading:
     # of them when one mentions those words (:func:`stays_on_subject`).
     discussed: frozenset[str] = frozenset()
     # For a follow-up that :func:`asks_beside_the_quote`: where the last answer's
-    # first quote sits (:func:`shown_quotes`; answer.extractive's ``beside``).
-    beside: Shown | None = None
+    # first quote sits (:func:`shown_quotes`).
+    beside: ShownQuote | None = None
+
+    @property
+    def hints(self) -> FollowUpHints:
+        """What the extractive answerer takes from this reading beyond its question."""
+        return FollowUpHints(self.focus, self.context, self.beside)
 
 
 def follow_up_readings(
@@ -160,9 +165,6 @@ def _mentions(terms: set[str], wanted: dict[str, float]) -> bool:
 
 _CITATION_MARK = re.compile(r"\s*\[\d+\]\s*")
 
-# Where a quote of the last answer sits: article, start and end offsets.
-Shown = tuple[str, int, int]
-
 
 # "Who is he?", "Who are they?", "What is her name?": only who a pronoun means.
 _WHO_IS = re.compile(
@@ -187,11 +189,11 @@ def answer_quotes(answer: str) -> list[str]:
     return [q for q in quotes if len(q) >= 20]
 
 
-def shown_quotes(quotes: Sequence[str], hits: Sequence[SearchHit]) -> tuple[Shown, ...]:
+def shown_quotes(quotes: Sequence[str], hits: Sequence[SearchHit]) -> tuple[ShownQuote, ...]:
     """Where ``quotes`` (:func:`answer_quotes`) sit in the articles of ``hits``, in
     the quotes' order. Nothing for quotes not among them (an LLM's answer, a
     reformatted one)."""
-    found: dict[tuple[str, int], Shown] = {}
+    found: dict[tuple[str, int], ShownQuote] = {}
     texts = [copy_key(h) for h in hits]  # whitespace folded, as the quotes
     for q in quotes:  # in the answer's order
         for h, text in zip(hits, texts, strict=True):
@@ -200,13 +202,13 @@ def shown_quotes(quotes: Sequence[str], hits: Sequence[SearchHit]) -> tuple[Show
                 continue
             m = re.search(r"\s+".join(map(re.escape, q.split())), p.text)
             if m is not None:
+                at = p.start + m.start()
                 found.setdefault(
-                    (p.doc_id, p.start + m.start()),
-                    (p.doc_id, p.start + m.start(), p.start + m.end()),
+                    (p.doc_id, at), ShownQuote(p.doc_id, at, p.start + m.end(), m.group(0))
                 )
     return tuple(found.values())
 
 
 def discussed_articles(answer: str, hits: Sequence[SearchHit]) -> frozenset[str]:
     """The articles among ``hits`` whose passages hold a quote of ``answer``."""
-    return frozenset(doc for doc, _, _ in shown_quotes(answer_quotes(answer), hits))
+    return frozenset(q.doc_id for q in shown_quotes(answer_quotes(answer), hits))

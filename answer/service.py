@@ -292,7 +292,7 @@ class AnswerService:
         question, vector = reading.question, reading.vector
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            events = extractive_stream(extractive, question, vector, hits, focus=reading.focus)
+            events = extractive_stream(extractive, question, vector, hits, hints=reading.hints)
         else:
             events = self.generative.stream(question, vector, hits)
         async for event in events:
@@ -319,15 +319,7 @@ class AnswerService:
         question, vector = reading.question, reading.vector
         if self.generative is None:
             extractive = self._extractive_for(searcher)
-            answer = await run_in_threadpool(
-                extractive.run,
-                question,
-                vector,
-                hits,
-                reading.focus,
-                reading.context,
-                reading.beside,
-            )
+            answer = await run_in_threadpool(extractive.run, question, vector, hits, reading.hints)
         else:
             answer = await self.generative.run(question, vector, hits)
         self._answered(answer, started)
@@ -382,20 +374,21 @@ class AnswerService:
             if last is not None and last.get("role") == "assistant"
             else []
         )
-        discussed = frozenset(doc for doc, _, _ in shown_quotes(quotes, fused))
+        shown = shown_quotes(quotes, fused)
+        discussed = frozenset(q.doc_id for q in shown)
         readings = follow_up_readings(Reading(raw, raw_vector), condensed, discussed)
         if not quotes or not asks_beside_the_quote(raw):
             return standalone, searcher, readings, fused
-        beside = shown_quotes(quotes[:1], fused)
-        if not beside:
+        first = next((q for q in shown if " ".join(q.text.split()) == quotes[0]), None)
+        if first is None:
             # "Who said that?" is about the last answer's claim, whose passage the
             # follow-up's words may not retrieve: the quote's own words find it.
             _, quoted = await self._retrieve(quotes[0], QUOTE_LOOKUP, "bm25", collections)
-            beside = shown_quotes(quotes[:1], quoted)
-            fused += [h for h in quoted if beside and h.passage.doc_id == beside[0][0]]
-        if not beside:
+            first = next(iter(shown_quotes(quotes[:1], quoted)), None)
+            fused += [h for h in quoted if first and h.passage.doc_id == first.doc_id]
+        if first is None:
             return standalone, searcher, readings, fused
-        return standalone, searcher, [replace(r, beside=beside[0]) for r in readings], fused
+        return standalone, searcher, [replace(r, beside=first) for r in readings], fused
 
     async def _first_answer(
         self,

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from answer.extractive import ExtractiveAnswerer, ExtractiveSettings
-from answer.models import Answer
+from answer.models import Answer, FollowUpHints
 from answer.question_type import AskedFor
 from index.embedder import Embedder
 from index.models import Passage, SearchHit
@@ -268,14 +268,14 @@ def test_a_short_follow_ups_own_words_outweigh_the_carried_ones(embedder: Embedd
         _hit("Lawyers for the two men said the suit was groundless.", "lawyers"),
     ]
     typed = "What do their lawyers say?"
-    focused = answerer.run(question, vector, article, typed)
+    focused = answerer.run(question, vector, article, FollowUpHints(focus=typed))
     unfocused = answerer.run(question, vector, article)
     assert "groundless" in focused.citations[0].quote
     assert "Texas laws" in unfocused.citations[0].quote
     assert focused.confidence == unfocused.confidence
     # A follow-up with words enough of its own is left to count them all alike.
     wordy = "What do their lawyers say about the laws Texas passed on spam?"
-    assert answerer.run(question, vector, article, wordy) == unfocused
+    assert answerer.run(question, vector, article, FollowUpHints(focus=wordy)) == unfocused
 
 
 def test_carried_words_say_which_article_and_the_follow_ups_own_words_which_sentence(
@@ -298,12 +298,17 @@ def test_carried_words_say_which_article_and_the_follow_ups_own_words_which_sent
         ),
     ]
     typed = "Where was the ceremony?"
-    answer = ExtractiveAnswerer(embedder).run(question, vector, hits, typed)
+    answer = ExtractiveAnswerer(embedder).run(question, vector, hits, FollowUpHints(focus=typed))
     assert answer.citations[0].doc_id == "lantern"
     assert "Corn Exchange" in answer.citations[0].quote
     assert all(c.doc_id == "lantern" for c in answer.citations)
     in_sentence = ExtractiveAnswerer(embedder, ExtractiveSettings(carried_in_article=False))
-    assert "Corn Exchange" not in in_sentence.run(question, vector, hits, typed).citations[0].quote
+    assert (
+        "Corn Exchange"
+        not in in_sentence.run(question, vector, hits, FollowUpHints(focus=typed))
+        .citations[0]
+        .quote
+    )
 
 
 def test_a_sentence_in_two_copies_of_an_article_takes_one_place_in_the_shortlist(

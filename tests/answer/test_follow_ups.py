@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from answer.generative import FinalEvent
+from answer.models import Answer
 from answer.searcher import Searcher
 from answer.service import AnswerService
 from index.embedder import Embedder
@@ -344,8 +346,11 @@ def test_who_said_that_finds_the_quoted_passage_the_follow_up_does_not_retrieve(
         {"role": "user", "content": "Who said that?"},
     ]
     _, _, readings, hits = toys.run_sync(toys._follow_up(messages, 1, None))
-    doc, start, end = readings[0].beside or ("", 0, 0)
-    assert (doc, end - start) == ("toys.txt", len(lede))  # offsets in the stored text
+    beside = readings[0].beside
+    assert beside is not None
+    # Offsets in the stored text, and the text there.
+    assert (beside.doc_id, beside.end - beside.start) == ("toys.txt", len(lede))
+    assert beside.text == lede
     assert "toys.txt" in {h.passage.doc_id for h in hits}
     # Its passages join the candidates; the ferry passage stays too.
     assert "ferry.txt" in {h.passage.doc_id for h in hits}
@@ -354,3 +359,28 @@ def test_who_said_that_finds_the_quoted_passage_the_follow_up_does_not_retrieve(
         toys._follow_up(_messages(messages[0]["content"], "Who said that?"), 1, None)
     )
     assert readings[0].beside is None
+
+
+def test_the_streamed_chat_answers_a_follow_up_as_the_whole_chat_does(
+    toys: AnswerService,
+) -> None:
+    """The chat page streams: a follow-up answered by one reading must get the same
+    hints there (the speaker beside the quote) as through the whole-answer route."""
+    first = "Will there be a shortage of robot dogs this winter?"
+    shown = toys.chat_sync(_messages(first))[1]
+    messages = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": shown.answer},
+        # Points back ("that"): answered by the condensed reading alone.
+        {"role": "user", "content": "Who said that?"},
+    ]
+    _, whole = toys.chat_sync(messages)
+    assert "predicts Hanna Voss" in whole.citations[0].quote
+
+    async def streamed() -> Answer:
+        _, events = await toys.chat_stream(messages)
+        finals = [e.answer async for e in events if isinstance(e, FinalEvent)]
+        assert len(finals) == 1
+        return finals[0]
+
+    assert toys.run_sync(streamed()).answer == whole.answer

@@ -179,9 +179,15 @@ def test_the_quotes_shown_are_found_with_their_offsets_in_the_answers_order() ->
     )
     (first, second) = shown_quotes(answer_quotes(shown), hits)
     brown = hits[1].passage
-    assert first == ("brown", brown.start + 16, brown.start + len(brown.text))
-    assert brown.text[first[1] - brown.start : first[2] - brown.start].startswith("Gordon")
-    assert second[0] == "manchester"
+    assert (first.doc_id, first.start, first.end) == (
+        "brown",
+        brown.start + 16,
+        brown.start + len(brown.text),
+    )
+    # The article's text there, its line break kept: offsets and text agree.
+    assert first.text == brown.text[first.start - brown.start : first.end - brown.start]
+    assert first.text == "Gordon Brown has delivered a speech to\nLabour."
+    assert second.doc_id == "manchester"
     assert shown_quotes(answer_quotes("Yes. [1]"), hits) == ()
     assert shown_quotes(answer_quotes(shown)[1:], hits) == (second,)
 
