@@ -3,10 +3,11 @@
 Every sentence of the answer is copied verbatim from an article, so every claim
 is backed by construction; the citation carries its exact character offsets.
 Sentences are scored by embedding similarity to the question plus overlap of
-content words (stemmed by the one normalisation kit, index.normalize, and
-weighted by the keyword index's IDF so rare words count more; counted partly
-over the sentence together with the one before it, which often holds the
-subject the answering sentence leaves out, and then quoted with it), and the answer
+content words (stemmed by the one normalisation kit, index.normalize, with long
+stems where one begins the other taken as one word, and weighted by the keyword
+index's IDF so rare words count more; counted partly over the sentence together
+with the one before it, which often holds the subject the answering sentence
+leaves out, and then quoted with it), and the answer
 abstains when the best one scores below a threshold calibrated on answerable
 and unanswerable questions (see README). Among sentences that clear it, one
 that states the kind of thing asked for (a date for "when", a number for "how
@@ -292,7 +293,8 @@ class ExtractiveAnswerer:
             before: tuple[int, set[str]] | None = None
             for a, b in split_sentences(p.text):
                 text = p.text[a:b]
-                have = said = normalize.content_terms(text)
+                said = normalize.content_terms(text)
+                have = said | normalize.related_terms(weight, said)
                 previous, before = before, (a, have)
                 key = (p.doc_id, p.start + a)
                 if key in seen or b - a < 12:

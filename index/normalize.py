@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -123,6 +124,27 @@ _STEMS: dict[str, str] = {}
 def content_terms(text: str) -> set[str]:
     """Stemmed words that carry meaning: what answers, questions and claims share."""
     return {term_of_word(w) for w in words(text) if w not in CONTENT_STOPWORDS}
+
+
+# Snowball leaves some forms of one word apart: "prosecutor" stays whole while
+# "prosecuting" becomes "prosecut". Two terms this long where one begins the other
+# are taken as one word where sentences are scored (not in the keyword index).
+# Shorter stems begin too many other words ("govern", "intern", "presid").
+RELATED_MIN_LETTERS = 7
+
+
+def related_terms(wanted: Iterable[str], have: set[str]) -> set[str]:
+    """The terms of ``wanted`` missing from ``have`` that a term of ``have`` begins,
+    or begins with, both at least :data:`RELATED_MIN_LETTERS` long."""
+    out: set[str] = set()
+    for t in wanted:
+        if len(t) < RELATED_MIN_LETTERS or t in have:
+            continue
+        if any(
+            len(h) >= RELATED_MIN_LETTERS and (h.startswith(t) or t.startswith(h)) for h in have
+        ):
+            out.add(t)
+    return out
 
 
 def content_term_list(text: str) -> list[str]:

@@ -329,3 +329,18 @@ def test_a_sentence_in_two_copies_of_an_article_takes_one_place_in_the_shortlist
     quotes = " ".join(c.quote for c in answerer.run(question, vector, hits).citations)
     assert "Al-Gharafa" in quotes
     assert quotes.count("against Barcelona") <= 1
+
+
+# Invented: the question's "prosecutor" is the article's "Prosecuting attorney".
+BRIBERY = (
+    "Harbour firm fined\n\n"
+    "Delmar Shipping agreed to pay 4m euros to settle the bribery case. "
+    "Prosecuting attorney Ines Moura said other firms should take note of the fine. "
+    "The company's chairman said the firm had changed its ways."
+)
+
+
+def test_a_word_snowball_stems_two_ways_still_meets_its_other_form(embedder: Embedder) -> None:
+    answer = ask(embedder, "What did the prosecutor say about Delmar Shipping?", BRIBERY)
+    assert not answer.abstained
+    assert "Ines Moura" in answer.citations[0].quote

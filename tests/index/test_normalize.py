@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.normalize import normalize, terms
+from index.normalize import normalize, related_terms, terms
 
 
 def test_normalize_repairs_typography_only() -> None:
@@ -29,3 +29,14 @@ def test_query_and_document_spacing_variants_meet() -> None:
     doc = terms("BRITAIN'S BOMBER FORCE HAS PRESUMABLY BECOME OBSOLETE .")
     query = terms("Britain's bomber force: obsolete?")
     assert set(query) <= set(doc)
+
+
+def test_long_stems_one_of_which_begins_the_other_are_related() -> None:
+    prosecutor, prosecuting = terms("prosecutor prosecuting")
+    assert prosecutor != prosecuting  # Snowball keeps them apart
+    assert related_terms([prosecutor], {prosecuting, "attorney"}) == {prosecutor}
+    # Short stems begin too many other words; a term already there is not "related".
+    govern, governor = terms("govern governor")
+    assert related_terms([governor], {govern}) == set()
+    assert related_terms([prosecutor], {prosecutor}) == set()
+    assert related_terms([prosecutor], {"attorney"}) == set()
