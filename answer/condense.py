@@ -199,10 +199,9 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     "And in America?"), those of the subject question before it: "its" needs
     "Yukos" to mean anything; or when it names nothing but speaks of a known thing
     ("Whose campaign got the money?"), those of the latest subject question that
-    named something. Two
-    questions at most, so words never pile up. ``replacing``: what a facet
-    follow-up replaces (:func:`facet`), dropped from the subject question (the
-    follow-up says the new one)."""
+    named something. Two questions at most, so words never pile up.
+    ``replacing``: what a facet follow-up replaces (:func:`facet`), dropped from
+    the subject question (the follow-up says the new one)."""
     subjects = [i for i in range(len(asked)) if _is_subject(asked, i)]
     if not subjects:
         return []
