@@ -225,6 +225,6 @@ def shown_quotes(quotes: Sequence[str], hits: Sequence[SearchHit]) -> tuple[Show
     return tuple(found.values())
 
 
-def discussed_articles(answer: str, hits: Sequence[SearchHit]) -> frozenset[str]:
-    """The articles among ``hits`` whose passages hold a quote of ``answer``."""
-    return frozenset(q.doc_id for q in shown_quotes(answer_quotes(answer), hits))
+def discussed_articles(shown: Iterable[ShownQuote]) -> frozenset[str]:
+    """The articles the last answer's quotes (``shown_quotes``) came from."""
+    return frozenset(q.doc_id for q in shown)

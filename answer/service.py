@@ -45,6 +45,7 @@ from answer.readings import (
     Reading,
     answer_quotes,
     asks_beside_the_quote,
+    discussed_articles,
     follow_up_readings,
     shown_quotes,
     stays_on_subject,
@@ -375,8 +376,9 @@ class AnswerService:
             else []
         )
         shown = shown_quotes(quotes, fused)
-        discussed = frozenset(q.doc_id for q in shown)
-        readings = follow_up_readings(Reading(raw, raw_vector), condensed, discussed)
+        readings = follow_up_readings(
+            Reading(raw, raw_vector), condensed, discussed_articles(shown)
+        )
         if not quotes or not asks_beside_the_quote(raw):
             return standalone, searcher, readings, fused
         first = next((q for q in shown if " ".join(q.text.split()) == quotes[0]), None)

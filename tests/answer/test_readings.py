@@ -169,12 +169,16 @@ def test_the_article_the_last_answer_quoted_is_found_among_the_passages() -> Non
         _hit("manchester", "Labour will hold its autumn conference in Manchester."),
     ]
     shown = "Gordon Brown has delivered a rousing speech to Labour's spring conference. [1]"
-    assert discussed_articles(shown, hits) == {"brown"}
+
+    def discussed(answer: str) -> frozenset[str]:
+        return discussed_articles(shown_quotes(answer_quotes(answer), hits))
+
+    assert discussed(shown) == {"brown"}
     # Two quotes, each before its mark; a fragment too short to tell is ignored.
     both = f"{shown} Labour will hold its autumn conference in Manchester. [2]"
-    assert discussed_articles(both, hits) == {"brown", "manchester"}
-    assert discussed_articles("Yes. [1]", hits) == frozenset()
-    assert discussed_articles("The articles do not cover this question.", hits) == frozenset()
+    assert discussed(both) == {"brown", "manchester"}
+    assert discussed("Yes. [1]") == frozenset()
+    assert discussed("The articles do not cover this question.") == frozenset()
 
 
 def test_the_quotes_shown_are_found_with_their_offsets_in_the_answers_order() -> None:
@@ -214,7 +218,10 @@ def test_a_follow_up_without_a_subject_stays_in_the_article_quoted_when_it_can()
         Reading("Where was the conference?", RAW),
         Reading("Gordon Brown Labour's spring: Where was the conference?", CONDENSED),
         discussed_articles(
-            "Gordon Brown spoke to Labour's spring conference in Gateshead. [1]", hits
+            shown_quotes(
+                answer_quotes("Gordon Brown spoke to Labour's spring conference in Gateshead. [1]"),
+                hits,
+            )
         ),
     )
     assert lead.discussed == {"brown"}
