@@ -20,7 +20,7 @@ _NAMING = r"(?:called|named|known as|termed|dubbed|nicknamed|referred to as)"
 # A naming phrase and the first word of the name it gives ("known as TNT").
 _NAMED = re.compile(rf"\b{_NAMING}\s+(?:an?\s+|the\s+)?[\"'“‘]?([\w-]+)", re.IGNORECASE)
 
-Kind = Literal["name", "date", "number", "speaker", "person", "place", "type"]
+Kind = Literal["name", "date", "number", "words", "speaker", "person", "place", "type"]
 
 # Verbs that attribute words or a view to someone ("says", "predicts Oliver Irish").
 _ATTRIBUTION_VERBS = """say says said saying claim claims claimed predict predicts predicted
@@ -29,8 +29,18 @@ tells insist insists insisted suggest suggests suggested estimate estimates esti
 adds added stated states explained explains forecast forecasts expect expects
 expected""".split()
 _ATTRIBUTES = rf"(?:{'|'.join(_ATTRIBUTION_VERBS)}|according to)"
+_ATTRIBUTING = re.compile(rf"\b{_ATTRIBUTES}\b", re.IGNORECASE)
 # Their keyword terms: in a speaker question they say how it asks, not what about.
 _ATTRIBUTION_TERMS = frozenset(normalize.content_term_list(" ".join(_ATTRIBUTION_VERBS)))
+
+# "What did the treasurer say?": group 1 names who; a pronoun ("What did he say?")
+# names no one, and its condensed reading carries who.
+_WORDS_OF = re.compile(
+    r"\bwhat\s+(?:did|does|do|has|have|had|is|was|were|are|will|would)\s+"
+    r"(?!(?:he|she|they|it|we|you|i|this|that|these|those|one)\s)"
+    rf"([\w'’&. -]+?)\s+(?:{'|'.join(_ATTRIBUTION_VERBS)}|tell)\b",
+    re.IGNORECASE,
+)
 
 _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
     (
@@ -57,10 +67,15 @@ _PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
         re.compile(
             r"\b(?:how (?:many|much|long|old|far|big|large|tall|high|often|fast|deep|wide|"
             r"heavy|few)|what (?:percentage|percent|proportion|share|number|amount|size|"
-            r"fraction|price|cost|temperature|population)|at what (?:age|rate|speed))\b",
+            r"fraction|price|cost|temperature|population|level|rate|score)"
+            r"|at what (?:age|rate|speed|level)"
+            r"|(?:in\s+)?(?:which|what) (?:minute|lap|position))\b",
             re.IGNORECASE,
         ),
     ),
+    # "What did Labour say about him?", "What does the report warn?": what the one
+    # named said, in a sentence that attributes words to them (AskedFor.by).
+    ("words", _WORDS_OF),
     (
         # "Who says so?", "Who said that?", "According to whom?": who the words or
         # the view quoted come from. A condensed follow-up puts it after a colon.
@@ -155,6 +170,9 @@ _ATTRIBUTION = re.compile(
 _PLURAL_VERB = frozenset(
     "say claim predict think believe warn argue insist suggest estimate add expect forecast".split()
 )
+# How many words either side of "said" can name the speaker ("A Scottish Labour
+# Party spokesman said", "said Treasurer Peter Costello").
+_SPEAKER_WORDS = 5
 _NOT_SPEAKER = frozenset("he she they it we i you this that there but and".split())
 
 
@@ -170,6 +188,19 @@ def speakers(sentence: str) -> set[str]:
         if run:
             out |= entities.names(" ".join(run))
     return out
+
+
+def attributes_to(sentence: str, by: frozenset[str]) -> bool:
+    """True when ``sentence`` attributes words to one of ``by`` (keyword terms):
+    "Labour said he had ...", "... said Treasurer Peter Costello", "A Scottish Labour
+    Party spokesman said". The words beside an attribution verb name who speaks."""
+    for m in _ATTRIBUTING.finditer(sentence):
+        before = sentence[: m.start()].split()[-_SPEAKER_WORDS:]
+        after = sentence[m.end() :].split()[:_SPEAKER_WORDS]
+        near = normalize.content_terms(" ".join([*before, *after]))
+        if by & near or normalize.related_terms(by, near):
+            return True
+    return False
 
 
 def amounts_of_money(text: str) -> set[str]:
@@ -218,6 +249,9 @@ class AskedFor:
     # Content terms that only say how it asks: "said" in "Who said that?" is met by
     # "predicts Hanna Voss" as well as by "said Marc Ferrand".
     form: frozenset[str] = frozenset()
+    # For "words": the terms of who is asked about ("treasurer" in "What did the
+    # treasurer say?").
+    by: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, question: str, kind: Kind | None = None) -> AskedFor:
@@ -242,6 +276,11 @@ class AskedFor:
             return cls(kind, question, noun=asked_type(question), said=words)
         if kind == "name":
             return cls(kind, question, said=frozenset(re.findall(r"[\w-]+", question.lower())))
+        if kind == "words":
+            m = _WORDS_OF.search(question)
+            who = normalize.content_term_list(m.group(1)) if m else []
+            by = frozenset(t for t in who if len(t) > 1)  # not the "s" of "France's"
+            return cls(kind, question, by=by) if by else cls(None, question)
         if kind in ("person", "place", "speaker"):
             said = frozenset(entities.names(question)) | frozenset(
                 re.findall(r"\w+", question.lower())
@@ -277,6 +316,8 @@ class AskedFor:
             return bool(entities.names(sentence) - self.said)
         if kind == "speaker":
             return bool(speakers(sentence) - self.said)
+        if kind == "words":
+            return attributes_to(sentence, self.by)
         if kind == "name":
             return any(m.group(1).lower() not in self.said for m in _NAMED.finditer(sentence))
         # place

@@ -344,3 +344,27 @@ def test_a_word_snowball_stems_two_ways_still_meets_its_other_form(embedder: Emb
     answer = ask(embedder, "What did the prosecutor say about Delmar Shipping?", BRIBERY)
     assert not answer.abstained
     assert "Ines Moura" in answer.citations[0].quote
+
+
+def test_what_one_said_is_quoted_from_their_words_not_from_anyone_on_the_subject(
+    embedder: Embedder,
+) -> None:
+    """A sentence where someone else speaks of the subject is nearer in meaning to
+    "What did Labour say about him?" than Labour's own remark, which does not name
+    him; the answer is the one that attributes words to Labour."""
+    article = (
+        "Andrew Rennie has resigned as a director of the harbour trust after criticism "
+        "of his dual role. Labour said he had been careless about declaring his "
+        'interests. Ms Kerr said: "This episode has been very damaging for Andrew '
+        'Rennie and I am sure he will be reflecting on it." The trust thanked him.'
+    )
+    question = "Andrew Rennie resign harbour trust: What did Labour say about him?"
+    answer = ExtractiveAnswerer(embedder).run(
+        question,
+        embedder.encode_query(question),
+        [_hit(article, "trust")],
+        FollowUpHints(focus="What did Labour say about him?"),
+    )
+    assert not answer.abstained
+    assert "Labour said he had been careless" in answer.citations[0].quote
+    assert "Ms Kerr" not in answer.answer

@@ -8,6 +8,7 @@ from answer.question_type import (
     AskedFor,
     amounts_of_money,
     asked_type,
+    attributes_to,
     question_kind,
     speakers,
     states_kind,
@@ -41,6 +42,13 @@ from answer.question_type import (
         ("gadget shortage Christmas: Who says so?", "speaker"),  # condensed
         ("Who scored?", "person"),
         ("Who did the team beat?", "person"),
+        ("To what level?", "number"),
+        ("In which minute?", "number"),
+        ("What did the treasurer say?", "words"),
+        ("What does France's finance minister warn?", "words"),
+        ("Brown Labour conference: What did Labour say about him?", "words"),  # condensed
+        ("What did he say about costs?", None),  # names no one: the condensed form does
+        ("What did the inquiry conclude?", None),
     ],
 )
 def test_question_kind(question: str, kind: str | None) -> None:
@@ -166,3 +174,28 @@ def test_speakers_are_the_names_words_are_attributed_to(sentence: str, named: st
     found = speakers(sentence)
     assert (named in found) if named else not found
     assert AskedFor.of("Who says so?").stated_by(sentence) is (named is not None)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "said"),
+    [
+        ('Labour said he had "cleverly" not asked about paid advocacy.', True),
+        ('A Scottish Labour Party spokesman said: "This should mean an inquiry."', True),
+        ('"It is moderating," said Labour MP Ann Gray.', True),
+        ('Ms Sturgeon said: "This episode has been damaging for Labour and for him."', False),
+        ("Labour has a lead of four points in the poll.", False),
+    ],
+)
+def test_what_one_said_is_a_sentence_that_attributes_words_to_them(
+    sentence: str, said: bool
+) -> None:
+    asked = AskedFor.of("What did Labour say about him?")
+    assert asked.by == {"labour"}
+    assert attributes_to(sentence, asked.by) is said
+    assert asked.stated_by(sentence) is said
+
+
+def test_who_is_asked_about_may_be_a_common_noun_in_another_form() -> None:
+    asked = AskedFor.of("What did the prosecutor say?")
+    assert asked.stated_by("Prosecuting counsel Ann Lee said the man had lied.")
+    assert not asked.stated_by("Defence counsel Ann Lee said the man had not lied.")
