@@ -54,6 +54,7 @@ _NUMBER_WORDS = (
 )
 _NUMBER = re.compile(
     rf"""(?:[$£€¥]\s?)?(?<![\w.])\d[\d,]*(?:\.\d+)?(?:\s?(?:%|bn|m|k|km|kg|mph|per\s?cent|percent))?\b
+      | (?<![\w.])\d+(?:st|nd|rd|th)\b                                              # 43rd
       | \b(?:{_NUMBER_WORDS})(?:[\s-](?:{_NUMBER_WORDS}))*\b""",
     re.IGNORECASE | re.VERBOSE,
 )

@@ -18,6 +18,9 @@ def test_numbers_and_quantities() -> None:
     assert {"2 3bn", "40 per cent", "ten"} <= found
     assert digits("2,225 articles and 3.5 m") == {"2225", "3.5"}
     assert not numbers("no figures here")
+    # An ordinal in digits is a number: it answers "In which minute?".
+    assert numbers("scoring in the 43rd minute, his 2nd try") == {"43rd", "2nd"}
+    assert not numbers("the 3D film")
 
 
 def test_names_skip_capitalised_sentence_openers() -> None:
