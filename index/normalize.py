@@ -108,6 +108,13 @@ CONTENT_STOPWORDS = (
 ) - _NEGATIONS
 
 
+def _is_content(word: str) -> bool:
+    # A lone letter is what splitting "firm's" or "don't" leaves ("s", "t"): it says
+    # nothing, and as a word the keyword index never saw it would weigh the most.
+    # A lone digit ("3 goals") stays.
+    return word not in CONTENT_STOPWORDS and not (len(word) == 1 and word.isalpha())
+
+
 def term_of_word(word: str) -> str:
     """A folded word's stem (Snowball, like the keyword index), cached."""
     term = _STEMS.get(word)
@@ -123,7 +130,7 @@ _STEMS: dict[str, str] = {}
 
 def content_terms(text: str) -> set[str]:
     """Stemmed words that carry meaning: what answers, questions and claims share."""
-    return {term_of_word(w) for w in words(text) if w not in CONTENT_STOPWORDS}
+    return {term_of_word(w) for w in words(text) if _is_content(w)}
 
 
 # Snowball leaves some forms of one word apart: "prosecutor" stays whole while
@@ -149,7 +156,7 @@ def related_terms(wanted: Iterable[str], have: set[str]) -> set[str]:
 
 def content_term_list(text: str) -> list[str]:
     """:func:`content_terms` in order of first appearance."""
-    return list(dict.fromkeys(term_of_word(w) for w in words(text) if w not in CONTENT_STOPWORDS))
+    return list(dict.fromkeys(term_of_word(w) for w in words(text) if _is_content(w)))
 
 
 # A word as written: letters/digits, inner apostrophes and hyphens kept.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.normalize import normalize, related_terms, terms
+from index.normalize import content_term_list, content_terms, normalize, related_terms, terms
 
 
 def test_normalize_repairs_typography_only() -> None:
@@ -40,3 +40,15 @@ def test_long_stems_one_of_which_begins_the_other_are_related() -> None:
     assert related_terms([governor], {govern}) == set()
     assert related_terms([prosecutor], {prosecutor}) == set()
     assert related_terms([prosecutor], {"attorney"}) == set()
+
+
+def test_a_lone_letter_left_by_an_apostrophe_is_no_content_word() -> None:
+    """ "firm's" splits into "firm" and "s": the "s" would match every possessive, and
+    as a term the keyword index never stores it would weigh the most."""
+    assert content_term_list("Who is the firm's executive partner?") == [
+        "firm",
+        "execut",
+        "partner",
+    ]
+    assert "t" not in content_terms("He didn't score")
+    assert "3" in content_terms("He scored 3 goals")  # a lone digit says something
