@@ -14,7 +14,7 @@ Each first question is also asked at the end of the conversation before it (a
 topic switch), reported as its own row.
 
 The questions were written from randomly drawn articles before any version ran
-on them, in eight rounds of six conversations (field ``round``, reported apart).
+on them, in nine rounds of six conversations (field ``round``, reported apart).
 None is held out any more: round 1 showed the failures that facets and bare
 question forms fix ("And per shopper?"), round 2 one regression that was then
 mended ("What was the score?"), round 3 (first run on cf4b4ef: follow-ups 8/19)
@@ -26,8 +26,9 @@ have?"), mended in 34a7673 (15/22), round 5 was first run on 34a7673
 (20/29; 15e122f: 20/29, 2115be4: 19/29), round 7 (``random.Random(20261207)``,
 articles already in earlier rounds skipped) on 68d6b91 (19/27; 44bc985: 18/27,
 2115be4: 17/27), round 8 (``random.Random(20261208)``, articles already used
-skipped) on 682c412 (20/30; 2115be4: 17/30). Add a fresh round before tuning on
-these.
+skipped) on 682c412 (20/30; 2115be4: 17/30), round 9 (``random.Random(20261209)``,
+articles already used skipped) on 87dcf17 (17/30). Add a fresh round before
+tuning on these.
 ``--code DIR`` runs another checkout (e.g. ``git worktree add /tmp/before
 <rev>``) over the same index for a before/after in one run. The first run
 indexes BBC and the seed into ``--index`` (a few minutes); later runs reuse it.
