@@ -29,8 +29,11 @@ and is kept free of any front end (HTTP chat and Slack threads both use it):
    detail of the old one. Callers retrieve with both the raw follow-up and the
    condensed form and fuse (:func:`has_own_subject`).
 
-Answers (assistant turns) are accepted but unused: quoting them back would
-drag retrieval towards the passage already shown.
+6. Answers (assistant turns) are otherwise unused: quoting them back would drag
+   retrieval towards the passage already shown. The one exception is the person
+   a "Who ...?" question was answered with: "he" in "What did he win an Oscar
+   for?" after "Who is the musical director of the Oscars?" means the name the
+   answer gave ("Bill Conti"), which no question said (:func:`_answered_person`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Literal
 
 from answer.llm import LLMClient, LLMError
 from answer.prompting import PromptBuilder
+from index import entities
 from index.normalize import CONTENT_STOPWORDS, content_words, term_of_word
 
 _WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
@@ -81,6 +85,20 @@ _ORDINAL = "ordinal"  # what facet() returns for them: no phrase, ordinal words 
 _WH = re.compile(r"\b(?:what|when|where|who|whom|whose|why|how|which)\b", re.IGNORECASE)
 # The words of a question form that content_words keeps: "long" in "for how long?".
 _HOW_WORDS = re.compile(r"\bhow (?:long|much|many|often|far|old|big|soon|come)\b", re.IGNORECASE)
+
+# A pronoun for a person, and a "Who ...?" question that an answer names one for.
+_PERSONAL = re.compile(r"\b(?:he|him|his|she|her|hers)\b", re.IGNORECASE)
+_WHO = re.compile(r"^\W*(?:and\s+)?who\b", re.IGNORECASE)
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
+_POSSESSIVE = re.compile(r"['’]s$")
+# What follows a name used as a subject ("Bill Conti's job", "Kelli White has
+# admitted", "Westlife won"): a possessive, punctuation or a verb. A capitalised
+# word before a noun ("Rock singer", "Shares in", "Banned American sprinter")
+# describes rather than names.
+_AFTER_NAME = re.compile(
+    r"(?:['’]s\b|\s*[,.;:)]|\s+(?:has|have|had|is|was|were|are|will|would|who|said|won|took|"
+    r"made|got|became|gave|told|met|beat|[a-z]+ed|[a-z]+s)\b)"
+)
 
 # Words carried from the subject question, at most.
 MAX_CONTEXT_WORDS = 8
@@ -228,6 +246,34 @@ def _subject(asked: Sequence[str], replacing: str | None = None) -> list[str]:
     return words + [w for w in before if w.lower() not in have]
 
 
+def _answered_person(history: Sequence[Turn]) -> list[str]:
+    """The words of the first name the answer to the latest "Who ...?" question gave
+    that the question did not say ("Bill Conti" for "Who is the musical director of
+    the Oscars?"), unless a later question names something without "he" or "she"
+    (a new subject); else none."""
+    for i in range(len(history) - 1, -1, -1):
+        turn = history[i]
+        if turn.role != "user":
+            continue
+        if not _WHO.match(turn.text):
+            if _NAME.search(turn.text) and not _PERSONAL.search(turn.text):
+                return []  # a later question named someone or something new
+            continue
+        answer = next((t.text for t in history[i + 1 :] if t.role == "assistant"), "")
+        said = {w.lower() for w in _WORD.findall(turn.text)}
+        known = entities.names(answer)
+        for m in _CAPITALISED_RUN.finditer(answer):
+            name = _POSSESSIVE.sub("", m.group(0))
+            if not _AFTER_NAME.match(answer, m.start() + len(name)):
+                continue
+            # entities.names skips capitalised openers ("The", "However").
+            first = name.split()[0].lower()
+            if first in known and not {w.lower() for w in name.split()} & said:
+                return name.split()
+        return []
+    return []
+
+
 def _detail(question: str) -> bool:
     """A short question that names something without a cue ("Who scored for
     Barcelona?" after a question on Chelsea v Barcelona): it asks a detail of the
@@ -276,6 +322,10 @@ def with_subject(question: str, history: Sequence[Turn]) -> str:
         last = _own_words(asked[-1], replacing)
         seen = {w.lower() for w in last}
         words = last + [w for w in words if w.lower() not in seen]
+    if _PERSONAL.search(question):
+        person = _answered_person(history)
+        if person and not any(w in words for w in person):
+            words = person + words
     carried = [
         w
         for w in words

@@ -220,6 +220,29 @@ def test_a_subject_that_names_nothing_and_no_known_thing_stands_alone() -> None:
     )
 
 
+def test_he_after_a_who_question_carries_the_name_its_answer_gave() -> None:
+    """ "Who conducts the festival orchestra?" was answered with a name no question
+    said: "he" two questions later means that person, not the orchestra."""
+    history = [
+        Turn("user", "Who conducts the festival orchestra?"),
+        Turn("assistant", "Folk singer Marta Lind's second year as conductor begins. [1]"),
+        Turn("user", "How often does the orchestra play?"),
+        Turn("assistant", "It plays 40 times a season. [1]"),
+    ]
+    assert condense_question("What prize did he win?", history) == (
+        "Marta Lind orchestra play conducts festival: What prize did he win?"
+    )
+    # "Folk" describes her ("Folk singer"): only a name used as one is carried.
+    assert "Folk" not in condense_question("What prize did she win?", history)
+    # Without "he" or "she" the answer is not read, as before.
+    assert condense_question("When was it founded?", history) == (
+        "orchestra play conducts festival: When was it founded?"
+    )
+    # A later question naming something new without a pronoun is the new subject.
+    switched = [*history, Turn("user", "What did the Tivoli Trust fund?"), Turn("assistant", "…")]
+    assert "Marta" not in condense_question("What did he say?", switched)
+
+
 @pytest.mark.parametrize(
     ("follow_up", "preposition"),
     [
