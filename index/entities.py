@@ -96,6 +96,9 @@ _COMMON_OPENERS = frozenset(
 )
 
 
+_POSSESSIVE_END = re.compile(r"['’]s$")
+
+
 def _fold(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
@@ -124,7 +127,8 @@ def names(text: str) -> set[str]:
     out: set[str] = set()
     for m in _NAME.finditer(text):
         run = m.group(0)
-        parts = run.split()
+        # "Conti's job" names Conti: the possessive is no part of the name.
+        parts = [_POSSESSIVE_END.sub("", p) for p in run.split()]
         while parts and parts[0].lower() in _COMMON_OPENERS:
             parts = parts[1:]
         while parts and parts[-1].lower() in {"of", "de", "the", "and", "for"}:

@@ -44,3 +44,9 @@ def test_an_owner_after_a_preposition_is_no_place() -> None:
     assert has_place("To a packed audience at Gateshead's Sage Centre, he spoke.")
     assert has_place("Speaking at Labour's spring conference in Gateshead, he said so.")
     assert has_place("He flew to Paris on Monday.")
+
+
+def test_a_possessive_is_no_part_of_the_name() -> None:
+    # "Conti's job" names Conti: a claim saying "Conti" is about the same person.
+    assert names("Bill Conti's job is not for the faint-hearted") == {"bill conti", "bill", "conti"}
+    assert names("Gazprom’s deal with SOCAR") == {"gazprom", "socar"}
