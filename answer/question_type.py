@@ -278,8 +278,7 @@ class AskedFor:
             return cls(kind, question, said=frozenset(re.findall(r"[\w-]+", question.lower())))
         if kind == "words":
             m = _WORDS_OF.search(question)
-            who = normalize.content_term_list(m.group(1)) if m else []
-            by = frozenset(t for t in who if len(t) > 1)  # not the "s" of "France's"
+            by = frozenset(normalize.content_term_list(m.group(1))) if m else frozenset()
             return cls(kind, question, by=by) if by else cls(None, question)
         if kind in ("person", "place", "speaker"):
             said = frozenset(entities.names(question)) | frozenset(
