@@ -90,7 +90,6 @@ _HOW_WORDS = re.compile(r"\bhow (?:long|much|many|often|far|old|big|soon|come)\b
 _PERSONAL = re.compile(r"\b(?:he|him|his|she|her|hers)\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(?:and\s+)?who\b", re.IGNORECASE)
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")
-_POSSESSIVE = re.compile(r"['’]s$")
 # What follows a name used as a subject ("Bill Conti's job", "Kelli White has
 # admitted", "Westlife won"): a possessive, punctuation or a verb. A capitalised
 # word before a noun ("Rock singer", "Shares in", "Banned American sprinter")
@@ -263,7 +262,7 @@ def _answered_person(history: Sequence[Turn]) -> list[str]:
         said = {w.lower() for w in _WORD.findall(turn.text)}
         known = entities.names(answer)
         for m in _CAPITALISED_RUN.finditer(answer):
-            name = _POSSESSIVE.sub("", m.group(0))
+            name = entities.without_possessive(m.group(0))
             if not _AFTER_NAME.match(answer, m.start() + len(name)):
                 continue
             # entities.names skips capitalised openers ("The", "However").

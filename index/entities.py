@@ -99,6 +99,11 @@ _COMMON_OPENERS = frozenset(
 _POSSESSIVE_END = re.compile(r"['’]s$")
 
 
+def without_possessive(word: str) -> str:
+    """``word`` (or a run of words) without a closing "'s": "Conti's" -> "Conti"."""
+    return _POSSESSIVE_END.sub("", word)
+
+
 def _fold(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
@@ -128,7 +133,7 @@ def names(text: str) -> set[str]:
     for m in _NAME.finditer(text):
         run = m.group(0)
         # "Conti's job" names Conti: the possessive is no part of the name.
-        parts = [_POSSESSIVE_END.sub("", p) for p in run.split()]
+        parts = [without_possessive(p) for p in run.split()]
         while parts and parts[0].lower() in _COMMON_OPENERS:
             parts = parts[1:]
         while parts and parts[-1].lower() in {"of", "de", "the", "and", "for"}:
